@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what building and testing smart-api needs on Debian 12 (bookworm).
+# Run as root (or with sudo). Idempotent.
+#
+#   scripts/install-deps.sh           build and test dependencies
+#   scripts/install-deps.sh --tools   also the tools for end-to-end checks and benchmarks
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  exec sudo -- "$0" "$@"
+fi
+
+packages=(
+  build-essential cmake ccache git pkg-config ca-certificates
+  libboost1.81-dev libssl-dev nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libgtest-dev
+)
+if [[ ${1:-} == --tools ]]; then
+  # --no-install-recommends matters: docker-compose would otherwise pull in a
+  # whole Docker engine, prometheus a node exporter.
+  packages+=(prometheus docker-compose wrk nginx shellcheck chromium gnuplot-nox nodejs npm
+             clang libclang-rt-14-dev python3)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: everything is installed"
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
