@@ -1,0 +1,65 @@
+#pragma once
+// Service configuration: every option is a command-line flag with an
+// environment-variable twin; the flag wins. Parsing is pure (arguments and an
+// environment lookup in, a result out) so that it can be tested without a
+// process.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace smart {
+
+inline constexpr std::string_view default_upstream_url =
+    "https://exponea-engineering-assignment.appspot.com/api/work";
+
+struct config {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8000;
+  std::string upstream_url{default_upstream_url};
+  std::chrono::milliseconds hedge_delay{300};
+  int hedge_count = 2;
+  std::chrono::milliseconds max_timeout{60000};
+  int threads = 1;  // parse_config() defaults it to the number of cores
+  int max_inflight = 4096;
+  int upstream_max_connections = 1024;
+  std::string log_level = "info";
+  std::string log_file = "api.log";  // empty: console only
+
+  // Beyond the specification's table; documented in the README.
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds keepalive_timeout{75000};
+  std::string upstream_ca_file;  // extra trusted CA bundle (PEM); the system store stays on
+  bool access_log = true;
+};
+
+// Returns the value of an environment variable, or nothing when unset.
+using env_lookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+// Reads the process environment.
+env_lookup process_environment();
+
+struct parse_outcome {
+  enum class action { run, help, version, error };
+  action what = action::run;
+  config cfg;
+  std::string message;  // usage text, version text or the error (naming the option)
+};
+
+// Parses command-line arguments (without the program name) over the
+// environment. Never exits and never prints.
+parse_outcome parse_config(std::span<const std::string_view> args, const env_lookup& env);
+
+// One line describing the effective configuration, for the start-up log.
+std::string describe(const config& cfg);
+
+// Strict decimal parsing: digits only (no sign, space or fraction), value in
+// [min, max]; nothing on any violation, including overflow.
+std::optional<std::uint64_t> parse_decimal(std::string_view text, std::uint64_t min,
+                                           std::uint64_t max);
+
+}  // namespace smart

@@ -1,0 +1,278 @@
+#include "smart/config.hpp"
+
+#include "smart/build_info.hpp"
+#include "smart/upstream/url.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <limits>
+#include <sstream>
+#include <thread>
+
+namespace smart {
+
+std::optional<std::uint64_t> parse_decimal(std::string_view text, std::uint64_t min,
+                                           std::uint64_t max) {
+  if (text.empty()) {
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') {
+      return std::nullopt;
+    }
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    // value * 10 + digit <= max, rearranged so that nothing can overflow.
+    if (digit > max || value > (max - digit) / 10) {
+      return std::nullopt;
+    }
+    value = value * 10 + digit;
+  }
+  if (value < min) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+namespace {
+
+using setter = std::string (*)(config&, std::string_view);  // returns an error or ""
+
+struct option {
+  std::string_view flag;
+  std::string_view env;
+  std::string_view value_name;  // empty for options without a value
+  std::string_view default_text;
+  std::string_view help;
+  setter set;
+};
+
+std::string range_error(std::uint64_t min, std::uint64_t max) {
+  return "must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
+}
+
+template <typename T, std::uint64_t Min, std::uint64_t Max>
+std::string set_integer(T& field, std::string_view text) {
+  const auto v = parse_decimal(text, Min, Max);
+  if (!v) {
+    return range_error(Min, Max);
+  }
+  field = static_cast<T>(*v);
+  return {};
+}
+
+template <std::uint64_t Min, std::uint64_t Max>
+std::string set_millis(std::chrono::milliseconds& field, std::string_view text) {
+  std::int64_t ms = 0;
+  auto err = set_integer<std::int64_t, Min, Max>(ms, text);
+  if (err.empty()) {
+    field = std::chrono::milliseconds{ms};
+  }
+  return err;
+}
+
+constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug", "info",    "warn",
+                                                        "error", "critical", "off"};
+
+// The table every part of the command line is derived from: parsing, the
+// environment twins and the usage text. Keep it in the README's order.
+const std::array<option, 16> options = {{
+    {"--host", "SMART_HOST", "ADDR", "0.0.0.0", "address to listen on",
+     [](config& c, std::string_view v) -> std::string {
+       if (v.empty()) {
+         return "must not be empty";
+       }
+       c.host = v;
+       return {};
+     }},
+    {"--port", "SMART_PORT", "PORT", "8000", "TCP port to listen on (0: any free port)",
+     [](config& c, std::string_view v) { return set_integer<std::uint16_t, 0, 65535>(c.port, v); }},
+    {"--upstream-url", "SMART_UPSTREAM_URL", "URL", "the Exponea work API",
+     "http:// or https:// URL of the upstream work API",
+     [](config& c, std::string_view v) -> std::string {
+       auto parsed = upstream::parse_url(v);
+       if (!parsed) {
+         return parsed.error();
+       }
+       c.upstream_url = v;
+       return {};
+     }},
+    {"--hedge-delay-ms", "SMART_HEDGE_DELAY_MS", "MS", "300",
+     "start the hedge attempts when attempt 1 has not succeeded after this long",
+     [](config& c, std::string_view v) { return set_millis<0, 3'600'000>(c.hedge_delay, v); }},
+    {"--hedge-count", "SMART_HEDGE_COUNT", "N", "2", "number of hedge attempts",
+     [](config& c, std::string_view v) { return set_integer<int, 0, 8>(c.hedge_count, v); }},
+    {"--max-timeout-ms", "SMART_MAX_TIMEOUT_MS", "MS", "60000",
+     "largest accepted timeout, and the bound when none is given",
+     [](config& c, std::string_view v) { return set_millis<1, 3'600'000>(c.max_timeout, v); }},
+    {"--threads", "SMART_THREADS", "N", "number of cores", "I/O threads",
+     [](config& c, std::string_view v) { return set_integer<int, 1, 256>(c.threads, v); }},
+    {"--max-inflight", "SMART_MAX_INFLIGHT", "N", "4096",
+     "API requests in flight before answering 503 overloaded",
+     [](config& c, std::string_view v) {
+       return set_integer<int, 1, 1'000'000>(c.max_inflight, v);
+     }},
+    {"--upstream-max-connections", "SMART_UPSTREAM_MAX_CONNECTIONS", "N", "1024",
+     "open upstream connections at most (attempts beyond wait for one)",
+     [](config& c, std::string_view v) {
+       return set_integer<int, 1, 1'000'000>(c.upstream_max_connections, v);
+     }},
+    {"--log-level", "SMART_LOG_LEVEL", "LEVEL", "info",
+     "trace, debug, info, warn, error, critical or off",
+     [](config& c, std::string_view v) -> std::string {
+       if (std::find(log_levels.begin(), log_levels.end(), v) == log_levels.end()) {
+         return "must be one of trace, debug, info, warn, error, critical, off";
+       }
+       c.log_level = v;
+       return {};
+     }},
+    {"--log-file", "SMART_LOG_FILE", "PATH", "api.log",
+     "rotating log file (empty: console only)",
+     [](config& c, std::string_view v) -> std::string {
+       c.log_file = v;
+       return {};
+     }},
+    {"--header-timeout-ms", "SMART_HEADER_TIMEOUT_MS", "MS", "10000",
+     "time a client has to send a request's headers, and to read a response",
+     [](config& c, std::string_view v) { return set_millis<100, 3'600'000>(c.header_timeout, v); }},
+    {"--keepalive-timeout-ms", "SMART_KEEPALIVE_TIMEOUT_MS", "MS", "75000",
+     "idle time after which a keep-alive client connection is closed",
+     [](config& c, std::string_view v) {
+       return set_millis<100, 3'600'000>(c.keepalive_timeout, v);
+     }},
+    {"--upstream-ca-file", "SMART_UPSTREAM_CA_FILE", "PATH", "none",
+     "extra PEM CA bundle trusted for the upstream, besides the system store",
+     [](config& c, std::string_view v) -> std::string {
+       c.upstream_ca_file = v;
+       return {};
+     }},
+    {"--access-log", "SMART_ACCESS_LOG", "on|off", "on", "one log line per request",
+     [](config& c, std::string_view v) -> std::string {
+       if (v == "on" || v == "true" || v == "1") {
+         c.access_log = true;
+       } else if (v == "off" || v == "false" || v == "0") {
+         c.access_log = false;
+       } else {
+         return "must be on or off";
+       }
+       return {};
+     }},
+    {"--help", "", "", "", "print this help and exit", nullptr},
+}};
+
+std::string usage() {
+  std::ostringstream out;
+  out << "Usage: smart-api [OPTION]...\n"
+         "Hedged-request HTTP gateway: GET /api/smart?timeout=MS answers with the first\n"
+         "successful response of the upstream work API.\n\n"
+         "Every option also reads an environment variable; the flag wins.\n\n";
+  for (const auto& o : options) {
+    std::string left{o.flag};
+    if (!o.value_name.empty()) {
+      left += ' ';
+      left += o.value_name;
+    }
+    out << "  " << left << std::string(left.size() < 32 ? 32 - left.size() : 1, ' ') << o.help;
+    if (!o.env.empty()) {
+      out << "\n" << std::string(34, ' ') << "[env " << o.env << ", default " << o.default_text
+          << "]";
+    }
+    out << '\n';
+  }
+  out << "  --version" << std::string(23, ' ') << "print the version and exit\n";
+  return out.str();
+}
+
+}  // namespace
+
+env_lookup process_environment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const std::string key{name};
+    if (const char* value = std::getenv(key.c_str())) {  // NOLINT(concurrency-mt-unsafe)
+      return std::string{value};
+    }
+    return std::nullopt;
+  };
+}
+
+parse_outcome parse_config(std::span<const std::string_view> args, const env_lookup& env) {
+  parse_outcome out;
+  const auto hw = std::thread::hardware_concurrency();
+  out.cfg.threads = hw == 0 ? 1 : static_cast<int>(std::min(hw, 256U));
+
+  auto fail = [&out](std::string_view name, std::string_view value, std::string_view why) {
+    out.what = parse_outcome::action::error;
+    out.message = std::string{name} + ": invalid value '" + std::string{value} + "': " +
+                  std::string{why};
+    return out;
+  };
+
+  // Environment first, then flags over it.
+  for (const auto& o : options) {
+    if (o.env.empty()) {
+      continue;
+    }
+    if (auto value = env(o.env)) {
+      if (auto err = o.set(out.cfg, *value); !err.empty()) {
+        return fail(o.env, *value, err);
+      }
+    }
+  }
+
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      out.what = parse_outcome::action::help;
+      out.message = usage();
+      return out;
+    }
+    if (arg == "--version") {
+      out.what = parse_outcome::action::version;
+      out.message = std::string{"smart-api "} + std::string{build_info::version()} + " (" +
+                    std::string{build_info::revision()} + ")\n";
+      return out;
+    }
+    const auto eq = arg.find('=');
+    const std::string_view name = arg.substr(0, eq);
+    const auto* o = std::find_if(options.begin(), options.end(),
+                                 [&](const option& candidate) { return candidate.flag == name; });
+    if (o == options.end() || o->set == nullptr || !arg.starts_with("--")) {
+      out.what = parse_outcome::action::error;
+      out.message = std::string{name} + ": unknown option (see --help)";
+      return out;
+    }
+    std::string_view value;
+    if (eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      out.what = parse_outcome::action::error;
+      out.message = std::string{name} + ": missing value";
+      return out;
+    }
+    if (auto err = o->set(out.cfg, value); !err.empty()) {
+      return fail(name, value, err);
+    }
+  }
+  return out;
+}
+
+std::string describe(const config& cfg) {
+  std::ostringstream out;
+  out << "host=" << cfg.host << " port=" << cfg.port << " upstream_url=" << cfg.upstream_url
+      << " hedge_delay_ms=" << cfg.hedge_delay.count() << " hedge_count=" << cfg.hedge_count
+      << " max_timeout_ms=" << cfg.max_timeout.count() << " threads=" << cfg.threads
+      << " max_inflight=" << cfg.max_inflight
+      << " upstream_max_connections=" << cfg.upstream_max_connections
+      << " log_level=" << cfg.log_level << " log_file="
+      << (cfg.log_file.empty() ? "(console only)" : cfg.log_file)
+      << " header_timeout_ms=" << cfg.header_timeout.count()
+      << " keepalive_timeout_ms=" << cfg.keepalive_timeout.count()
+      << " upstream_ca_file=" << (cfg.upstream_ca_file.empty() ? "(none)" : cfg.upstream_ca_file)
+      << " access_log=" << (cfg.access_log ? "on" : "off");
+  return out.str();
+}
+
+}  // namespace smart

@@ -1,0 +1,129 @@
+// Configuration: flags, environment twins, precedence, validation (spec §6).
+
+#include "smart/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace smart {
+namespace {
+
+using action = parse_outcome::action;
+
+struct fixture {
+  std::map<std::string, std::string, std::less<>> env;
+  parse_outcome parse(std::vector<std::string_view> args) const {
+    return parse_config(args, [this](std::string_view name) -> std::optional<std::string> {
+      if (const auto it = env.find(name); it != env.end()) {
+        return it->second;
+      }
+      return std::nullopt;
+    });
+  }
+};
+
+TEST(Config, DefaultsFollowTheSpecification) {
+  const auto out = fixture{}.parse({});
+  ASSERT_EQ(out.what, action::run);
+  const auto& c = out.cfg;
+  EXPECT_EQ(c.host, "0.0.0.0");
+  EXPECT_EQ(c.port, 8000);
+  EXPECT_EQ(c.upstream_url, "https://exponea-engineering-assignment.appspot.com/api/work");
+  EXPECT_EQ(c.hedge_delay.count(), 300);
+  EXPECT_EQ(c.hedge_count, 2);
+  EXPECT_EQ(c.max_timeout.count(), 60000);
+  EXPECT_GE(c.threads, 1);
+  EXPECT_EQ(c.max_inflight, 4096);
+  EXPECT_EQ(c.upstream_max_connections, 1024);
+  EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.log_file, "api.log");
+}
+
+TEST(Config, EveryOptionHasAFlagAndAnEnvironmentTwin) {
+  const std::vector<std::tuple<std::string_view, std::string_view, std::string_view>> cases = {
+      {"--host", "SMART_HOST", "127.0.0.1"},
+      {"--port", "SMART_PORT", "9123"},
+      {"--upstream-url", "SMART_UPSTREAM_URL", "http://localhost:9000/api/work"},
+      {"--hedge-delay-ms", "SMART_HEDGE_DELAY_MS", "250"},
+      {"--hedge-count", "SMART_HEDGE_COUNT", "3"},
+      {"--max-timeout-ms", "SMART_MAX_TIMEOUT_MS", "5000"},
+      {"--threads", "SMART_THREADS", "4"},
+      {"--max-inflight", "SMART_MAX_INFLIGHT", "100"},
+      {"--upstream-max-connections", "SMART_UPSTREAM_MAX_CONNECTIONS", "8"},
+      {"--log-level", "SMART_LOG_LEVEL", "debug"},
+      {"--log-file", "SMART_LOG_FILE", "/tmp/x.log"},
+      {"--header-timeout-ms", "SMART_HEADER_TIMEOUT_MS", "2000"},
+      {"--keepalive-timeout-ms", "SMART_KEEPALIVE_TIMEOUT_MS", "3000"},
+      {"--access-log", "SMART_ACCESS_LOG", "off"},
+  };
+  for (const auto& [flag, env, value] : cases) {
+    fixture by_env;
+    by_env.env[std::string{env}] = std::string{value};
+    const auto a = by_env.parse({});
+    const auto b = fixture{}.parse({flag, value});
+    ASSERT_EQ(a.what, action::run) << env << ": " << a.message;
+    ASSERT_EQ(b.what, action::run) << flag << ": " << b.message;
+    EXPECT_EQ(describe(a.cfg), describe(b.cfg)) << flag;
+    EXPECT_NE(describe(a.cfg), describe(fixture{}.parse({}).cfg)) << flag << " changed nothing";
+  }
+}
+
+TEST(Config, FlagWinsOverEnvironment) {
+  fixture f;
+  f.env["SMART_PORT"] = "7000";
+  EXPECT_EQ(f.parse({"--port=7001"}).cfg.port, 7001);
+  EXPECT_EQ(f.parse({}).cfg.port, 7000);
+}
+
+TEST(Config, EmptyLogFileMeansConsoleOnly) {
+  EXPECT_EQ(fixture{}.parse({"--log-file="}).cfg.log_file, "");
+}
+
+TEST(Config, InvalidValuesNameTheOption) {
+  for (const auto& [args, name] :
+       std::vector<std::pair<std::vector<std::string_view>, std::string_view>>{
+           {{"--port", "70000"}, "--port"},
+           {{"--port=-1"}, "--port"},
+           {{"--hedge-delay-ms", "abc"}, "--hedge-delay-ms"},
+           {{"--hedge-count", "9"}, "--hedge-count"},
+           {{"--max-timeout-ms", "0"}, "--max-timeout-ms"},
+           {{"--threads", "0"}, "--threads"},
+           {{"--max-inflight", "0"}, "--max-inflight"},
+           {{"--upstream-max-connections", "0"}, "--upstream-max-connections"},
+           {{"--log-level", "loud"}, "--log-level"},
+           {{"--upstream-url", "ftp://x"}, "--upstream-url"},
+           {{"--upstream-url", "http://"}, "--upstream-url"},
+           {{"--access-log", "maybe"}, "--access-log"},
+           {{"--bogus"}, "--bogus"},
+           {{"--port"}, "--port"},
+       }) {
+    const auto out = fixture{}.parse(args);
+    EXPECT_EQ(out.what, action::error) << name;
+    EXPECT_EQ(out.message.rfind(name, 0), 0U) << out.message;
+  }
+}
+
+TEST(Config, InvalidEnvironmentNamesTheVariable) {
+  fixture f;
+  f.env["SMART_THREADS"] = "many";
+  const auto out = f.parse({});
+  EXPECT_EQ(out.what, action::error);
+  EXPECT_NE(out.message.find("SMART_THREADS"), std::string::npos);
+}
+
+TEST(Config, HelpAndVersion) {
+  const auto help = fixture{}.parse({"--help"});
+  EXPECT_EQ(help.what, action::help);
+  for (const char* needle : {"--upstream-url", "SMART_UPSTREAM_URL", "--max-inflight"}) {
+    EXPECT_NE(help.message.find(needle), std::string::npos) << needle;
+  }
+  const auto version = fixture{}.parse({"--version"});
+  EXPECT_EQ(version.what, action::version);
+  EXPECT_EQ(version.message.rfind("smart-api ", 0), 0U);
+}
+
+}  // namespace
+}  // namespace smart
