@@ -1,0 +1,63 @@
+#pragma once
+// The upstream client: one GET to the configured work API per attempt, over a
+// pool of keep-alive connections (HTTP or HTTPS), with names resolved in the
+// background. Narrow on purpose: the Beast and OpenSSL machinery stays in
+// client.cpp.
+
+#include "smart/upstream/outcome.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <memory>
+#include <string>
+
+namespace smart {
+struct config;
+class metrics;
+}  // namespace smart
+
+namespace smart::upstream {
+
+struct client_options {
+  std::string url;                   // validated by parse_url
+  int max_connections = 1024;        // open connections at most (idle + leased + connecting)
+  std::string extra_ca_file;         // PEM bundle trusted besides the system store
+  std::size_t body_limit = 64 * 1024;
+
+  static client_options from(const config& cfg);
+};
+
+class client {
+ public:
+  // Throws std::invalid_argument on a bad URL or CA file (start-up only).
+  client(boost::asio::any_io_executor ex, client_options options, metrics& m);
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  // Starts resolving the upstream host name, now and periodically.
+  void start();
+  // Stops background work and closes idle connections; fetches in progress
+  // finish on their own (their requests' deadlines bound them).
+  void stop();
+
+  // True once the host name has been resolved at least once.
+  [[nodiscard]] bool resolved() const;
+
+  // One attempt. Never throws for upstream reasons: every failure is an
+  // outcome. Unbounded in time by itself; the caller bounds it by emitting
+  // terminal cancellation on the awaiting coroutine, which stops whichever
+  // step is running (waiting for a pooled connection, connect, TLS handshake,
+  // write, read), closes that connection and yields outcome::cancelled.
+  boost::asio::awaitable<attempt_result> fetch();
+
+  // Idle pooled connections right now (for tests and diagnostics).
+  [[nodiscard]] std::size_t idle_connections() const;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace smart::upstream

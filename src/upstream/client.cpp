@@ -1,0 +1,632 @@
+#include "smart/upstream/client.hpp"
+
+#include "smart/build_info.hpp"
+#include "smart/clock.hpp"
+#include "smart/config.hpp"
+#include "smart/metrics.hpp"
+#include "smart/net.hpp"
+#include "smart/payload.hpp"
+#include "smart/upstream/url.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
+namespace smart::upstream {
+
+namespace {
+
+using net::use_awaitable;
+constexpr auto use_tuple = net::as_tuple(use_awaitable);
+
+// A pooled connection idle for longer than this is closed rather than reused:
+// upstreams commonly drop idle keep-alive connections after 5-60 s.
+constexpr auto idle_max_age = std::chrono::seconds{20};
+constexpr auto resolve_refresh = std::chrono::seconds{30};
+constexpr auto resolve_retry = std::chrono::seconds{1};
+constexpr std::uint32_t response_header_limit = 16 * 1024;
+
+// Reads one response, keeping only the status and the body: no header map is
+// built, so a successful exchange allocates nothing beyond a large body.
+class response_reader final : public http::basic_parser<false> {
+ public:
+  response_reader(std::string& body, std::size_t limit) : body_{body} {
+    body_limit(limit);
+    header_limit(response_header_limit);
+  }
+
+  [[nodiscard]] unsigned status() const { return status_; }
+
+ private:
+  void on_request_impl(http::verb /*method*/, beast::string_view /*method_str*/,
+                       beast::string_view /*target*/, int /*version*/,
+                       error_code& /*ec*/) override {}
+  void on_response_impl(int code, beast::string_view /*reason*/, int /*version*/,
+                        error_code& /*ec*/) override {
+    status_ = static_cast<unsigned>(code);
+  }
+  void on_field_impl(http::field /*name*/, beast::string_view /*name_string*/,
+                     beast::string_view /*value*/, error_code& /*ec*/) override {}
+  void on_header_impl(error_code& /*ec*/) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         error_code& /*ec*/) override {
+    if (length) {
+      // basic_parser has already rejected a length over the body limit.
+      body_.reserve(static_cast<std::size_t>(*length));
+    }
+  }
+  std::size_t on_body_impl(beast::string_view data, error_code& /*ec*/) override {
+    body_.append(data.data(), data.size());
+    return data.size();
+  }
+  void on_chunk_header_impl(std::uint64_t /*size*/, beast::string_view /*extensions*/,
+                            error_code& /*ec*/) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t /*remain*/, beast::string_view data,
+                                 error_code& /*ec*/) override {
+    body_.append(data.data(), data.size());
+    return data.size();
+  }
+  void on_finish_impl(error_code& /*ec*/) override {}
+
+  std::string& body_;
+  unsigned status_ = 0;
+};
+
+// One upstream connection. Its sockets use the io_context's plain executor,
+// not a strand: completions run on the executor of whichever coroutine holds
+// the connection, and the pool hands a connection to one holder at a time.
+struct connection {
+  connection(const net::any_io_executor& ex, ssl::context* tls_context) {
+    if (tls_context != nullptr) {
+      tls.emplace(ex, *tls_context);
+    } else {
+      plain.emplace(ex);
+    }
+  }
+
+  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+
+  void close() {
+    error_code ignored;
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
+  }
+
+  std::optional<tcp::socket> plain;
+  std::optional<ssl::stream<tcp::socket>> tls;
+  beast::flat_buffer buffer;
+  time_point idle_since{};
+  bool reused = false;  // has carried an exchange before this lease
+};
+
+using connection_ptr = std::unique_ptr<connection>;
+
+// Whether an idle pooled connection can still carry a request: the upstream
+// may have closed it while it sat in the pool. One non-blocking peek; no
+// bytes are consumed.
+bool looks_alive(connection& c, time_point now) {
+  if (now - c.idle_since > idle_max_age) {
+    return false;
+  }
+  char probe = 0;
+  const auto n = ::recv(c.socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) {
+    return false;  // orderly close by the upstream
+  }
+  if (n > 0) {
+    // Unsolicited bytes: wrong for HTTP; for TLS they may be a session ticket
+    // or a close_notify. Keep TLS connections: a dead one is caught by the
+    // retry in fetch().
+    return c.tls.has_value();
+  }
+  return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+outcome classify(const error_code& ec) {
+  if (ec == net::error::operation_aborted) {
+    return outcome::cancelled;
+  }
+  if (ec == http::error::body_limit) {
+    return outcome::invalid_body;
+  }
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+      ec == net::error::eof || ec == net::error::connection_reset ||
+      ec == net::error::broken_pipe || ec == net::error::connection_aborted ||
+      ec == ssl::error::stream_truncated) {
+    return outcome::reset;
+  }
+  if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
+    return outcome::protocol_error;
+  }
+  if (ec.category() == net::error::get_ssl_category()) {
+    return outcome::tls_error;
+  }
+  return outcome::reset;
+}
+
+attempt_result failure(outcome o, error_code ec = {}) {
+  attempt_result r;
+  r.result = o;
+  r.error = ec;
+  return r;
+}
+
+}  // namespace
+
+client_options client_options::from(const config& cfg) {
+  client_options o;
+  o.url = cfg.upstream_url;
+  o.max_connections = cfg.upstream_max_connections;
+  o.extra_ca_file = cfg.upstream_ca_file;
+  return o;
+}
+
+// ---------------------------------------------------------------------------
+// The connection pool: idle connections (most recently used first) and a cap
+// on open connections. Shared by all I/O threads behind one mutex that is
+// held only for a few pointer moves.
+class pool {
+ public:
+  pool(int cap, metrics& m) : cap_{cap}, metrics_{m} {}
+
+  // A lease: an idle connection, or (null) the right to open a new one.
+  // Nothing when cancelled while waiting for a free slot.
+  net::awaitable<std::optional<connection_ptr>> acquire();
+
+  // Returns a healthy connection for reuse (or hands it to a waiter).
+  void give_back(connection_ptr c);
+  // Ends a lease without a reusable connection: closes c (if any) and frees
+  // its slot for a waiter or a future connection.
+  void forget(connection_ptr c);
+
+  void stop();
+  std::size_t idle() const {
+    std::lock_guard lock{mu_};
+    return idle_.size();
+  }
+
+ private:
+  struct waiter {
+    explicit waiter(const net::any_io_executor& ex) : wake{ex, time_point::max()} {}
+    net::steady_timer wake;  // cancelled (on the waiter's executor) to wake it
+    bool granted = false;    // guarded by mu_
+    connection_ptr conn;     // the grant: a connection, or null for a slot
+  };
+
+  // Hands a lease to the oldest waiter; call with mu_ held. Returns the
+  // waiter to wake once the lock is released.
+  std::shared_ptr<waiter> grant_locked(connection_ptr c) {
+    auto w = std::move(waiters_.front());
+    waiters_.pop_front();
+    w->granted = true;
+    w->conn = std::move(c);
+    return w;
+  }
+
+  static void wake(const std::shared_ptr<waiter>& w) {
+    net::post(w->wake.get_executor(), [w] { w->wake.cancel(); });
+  }
+
+  const int cap_;
+  metrics& metrics_;
+  mutable std::mutex mu_;
+  std::vector<connection_ptr> idle_;
+  std::deque<std::shared_ptr<waiter>> waiters_;
+  int open_ = 0;  // idle + leased + connecting
+  bool stopped_ = false;
+};
+
+net::awaitable<std::optional<connection_ptr>> pool::acquire() {
+  const auto executor = co_await net::this_coro::executor;
+  for (;;) {
+    connection_ptr candidate;
+    bool new_slot = false;
+    std::shared_ptr<waiter> w;
+    {
+      std::lock_guard lock{mu_};
+      if (!idle_.empty()) {
+        candidate = std::move(idle_.back());
+        idle_.pop_back();
+      } else if (open_ < cap_) {
+        ++open_;
+        new_slot = true;
+      } else {
+        w = std::make_shared<waiter>(executor);
+        waiters_.push_back(w);
+      }
+    }
+    if (new_slot) {
+      metrics_.upstream_connections_in_use(1);
+      co_return connection_ptr{};
+    }
+    if (candidate) {
+      if (looks_alive(*candidate, clock::now())) {
+        metrics_.upstream_connections_in_use(1);
+        co_return candidate;
+      }
+      candidate->close();
+      std::lock_guard lock{mu_};
+      --open_;
+      continue;
+    }
+
+    // At the cap: wait for a connection to come back or a slot to free up.
+    // Woken by a grant, or by terminal cancellation of this coroutine.
+    co_await w->wake.async_wait(use_tuple);
+    connection_ptr granted;
+    bool got = false;
+    {
+      std::lock_guard lock{mu_};
+      if (w->granted) {
+        got = true;
+        granted = std::move(w->conn);
+      } else {
+        std::erase(waiters_, w);
+      }
+    }
+    const auto cs = co_await net::this_coro::cancellation_state;
+    const bool cancelled = cs.cancelled() != net::cancellation_type::none;
+    if (got && cancelled) {
+      // Granted and cancelled at once: pass the lease on.
+      metrics_.upstream_connections_in_use(1);
+      if (granted) {
+        give_back(std::move(granted));
+      } else {
+        forget(nullptr);
+      }
+      co_return std::nullopt;
+    }
+    if (!got) {
+      co_return std::nullopt;
+    }
+    metrics_.upstream_connections_in_use(1);
+    if (granted && !looks_alive(*granted, clock::now())) {
+      granted->close();
+      granted.reset();  // keep the slot: the caller opens a fresh connection
+    }
+    co_return granted;
+  }
+}
+
+void pool::give_back(connection_ptr c) {
+  metrics_.upstream_connections_in_use(-1);
+  c->idle_since = clock::now();
+  c->reused = true;
+  std::shared_ptr<waiter> w;
+  {
+    std::lock_guard lock{mu_};
+    if (!stopped_) {
+      if (!waiters_.empty()) {
+        w = grant_locked(std::move(c));
+      } else {
+        idle_.push_back(std::move(c));
+      }
+    }
+  }
+  if (w) {
+    wake(w);
+  } else if (c) {
+    c->close();  // stopped
+    std::lock_guard lock{mu_};
+    --open_;
+  }
+}
+
+void pool::forget(connection_ptr c) {
+  metrics_.upstream_connections_in_use(-1);
+  if (c) {
+    c->close();
+  }
+  std::shared_ptr<waiter> w;
+  {
+    std::lock_guard lock{mu_};
+    if (!waiters_.empty()) {
+      w = grant_locked(nullptr);
+    } else {
+      --open_;
+    }
+  }
+  if (w) {
+    wake(w);
+  }
+}
+
+void pool::stop() {
+  std::vector<connection_ptr> closing;
+  {
+    std::lock_guard lock{mu_};
+    stopped_ = true;
+    closing.swap(idle_);
+    open_ -= static_cast<int>(closing.size());
+  }
+  for (auto& c : closing) {
+    c->close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+struct client::impl : std::enable_shared_from_this<client::impl> {
+  impl(net::any_io_executor executor, client_options opts, metrics& m)
+      : ex{std::move(executor)},
+        options{std::move(opts)},
+        metrics_{m},
+        connections{options.max_connections, m},
+        bg{net::make_strand(ex)},
+        resolver{bg},
+        refresh_timer{bg} {
+    auto parsed = parse_url(options.url);
+    if (!parsed) {
+      throw std::invalid_argument{"upstream URL " + options.url + ": " + parsed.error()};
+    }
+    target = *parsed;
+    request = "GET " + target.target + " HTTP/1.1\r\nHost: " + target.host_header() +
+              "\r\nUser-Agent: smart-api/" + std::string{build_info::version()} +
+              "\r\nAccept: application/json\r\nConnection: keep-alive\r\n\r\n";
+    if (target.tls) {
+      tls_context.emplace(ssl::context::tls_client);
+      tls_context->set_default_verify_paths();
+      if (!options.extra_ca_file.empty()) {
+        error_code ec;
+        tls_context->load_verify_file(options.extra_ca_file, ec);
+        if (ec) {
+          throw std::invalid_argument{"cannot load CA file " + options.extra_ca_file + ": " +
+                                      ec.message()};
+        }
+      }
+      tls_context->set_verify_mode(ssl::verify_peer);
+      error_code ec;
+      std::ignore = net::ip::make_address(target.host, ec);
+      host_is_address = !ec;
+    }
+  }
+
+  net::awaitable<attempt_result> fetch();
+  net::awaitable<attempt_result> open(connection& c);
+  template <typename Stream>
+  net::awaitable<attempt_result> exchange(Stream& stream, connection& c, bool& reusable,
+                                          bool& silent);
+
+  std::shared_ptr<const std::vector<tcp::endpoint>> current_endpoints() const {
+    std::lock_guard lock{endpoints_mu};
+    return endpoints;
+  }
+  void store_endpoints(const tcp::resolver::results_type& results) {
+    auto list = std::make_shared<std::vector<tcp::endpoint>>();
+    for (const auto& entry : results) {
+      list->push_back(entry.endpoint());
+    }
+    std::lock_guard lock{endpoints_mu};
+    endpoints = std::move(list);
+  }
+
+  net::awaitable<void> refresh_names();
+
+  net::any_io_executor ex;
+  client_options options;
+  metrics& metrics_;
+  url target;
+  std::string request;  // the request bytes: identical for every attempt
+  std::optional<ssl::context> tls_context;
+  bool host_is_address = false;
+  pool connections;
+
+  // Background name resolution runs on its own strand.
+  net::strand<net::any_io_executor> bg;
+  tcp::resolver resolver;
+  net::steady_timer refresh_timer;
+  bool stopping = false;  // on bg
+
+  mutable std::mutex endpoints_mu;
+  std::shared_ptr<const std::vector<tcp::endpoint>> endpoints;
+};
+
+net::awaitable<void> client::impl::refresh_names() {
+  auto self = shared_from_this();  // keeps the impl alive while the loop runs
+  const auto port = std::to_string(target.port);
+  bool last_ok = static_cast<bool>(current_endpoints());
+  while (!stopping) {
+    refresh_timer.expires_after(last_ok ? resolve_refresh : resolve_retry);
+    co_await refresh_timer.async_wait(use_tuple);
+    if (stopping) {
+      break;
+    }
+    auto [ec, results] = co_await resolver.async_resolve(target.host, port, use_tuple);
+    if (stopping) {
+      break;
+    }
+    last_ok = !ec && !results.empty();
+    if (last_ok) {
+      store_endpoints(results);
+    } else {
+      // Keep the last good addresses and try again soon.
+      spdlog::warn("upstream: cannot resolve {}: {}", target.host, ec.message());
+    }
+  }
+}
+
+net::awaitable<attempt_result> client::impl::open(connection& c) {
+  const auto eps = current_endpoints();
+  if (!eps || eps->empty()) {
+    co_return failure(outcome::connect_error, net::error::host_not_found);
+  }
+  auto [ec, endpoint] = co_await net::async_connect(c.socket(), *eps, use_tuple);
+  const auto cs = co_await net::this_coro::cancellation_state;
+  if (cs.cancelled() != net::cancellation_type::none) {
+    co_return failure(outcome::cancelled, ec);
+  }
+  if (ec) {
+    co_return failure(outcome::connect_error, ec);
+  }
+  c.socket().set_option(tcp::no_delay{true}, ec);
+  if (c.tls) {
+    // SNI is for names only (RFC 6066); verification checks the name or the
+    // address against the certificate.
+    if (!host_is_address &&
+        SSL_set_tlsext_host_name(c.tls->native_handle(), target.host.c_str()) != 1) {
+      co_return failure(outcome::tls_error,
+                        error_code{static_cast<int>(::ERR_get_error()),
+                                   net::error::get_ssl_category()});
+    }
+    c.tls->set_verify_callback(ssl::host_name_verification{target.host});
+    auto [hs_ec] = co_await c.tls->async_handshake(ssl::stream_base::client, use_tuple);
+    const auto hs_cs = co_await net::this_coro::cancellation_state;
+    if (hs_cs.cancelled() != net::cancellation_type::none) {
+      co_return failure(outcome::cancelled, hs_ec);
+    }
+    if (hs_ec) {
+      co_return failure(outcome::tls_error, hs_ec);
+    }
+  }
+  metrics_.upstream_connection_opened();
+  attempt_result ok;
+  ok.result = outcome::success;
+  co_return ok;
+}
+
+// Sends the request and reads the response on an open connection.
+// `reusable`: the connection may carry another request. `silent`: it failed
+// before the upstream sent a single byte (a pooled connection that had been
+// closed while idle looks exactly like this).
+template <typename Stream>
+net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection& c,
+                                                      bool& reusable, bool& silent) {
+  reusable = false;
+  silent = false;
+  auto [write_ec, written] = co_await net::async_write(stream, net::buffer(request), use_tuple);
+  if (write_ec) {
+    silent = true;
+    co_return failure(classify(write_ec), write_ec);
+  }
+  attempt_result r;
+  response_reader reader{r.body, options.body_limit};
+  auto [read_ec, read] = co_await http::async_read(stream, c.buffer, reader, use_tuple);
+  if (read_ec) {
+    silent = !reader.got_some();
+    r.result = classify(read_ec);
+    r.status = reader.status();
+    r.error = read_ec;
+    co_return r;
+  }
+  r.status = reader.status();
+  reusable = reader.keep_alive() && c.buffer.size() == 0;
+  if (r.status != 200) {
+    r.result = outcome::http_error;
+  } else if (!is_valid_payload(r.body)) {
+    r.result = outcome::invalid_body;
+  } else {
+    r.result = outcome::success;
+  }
+  co_return r;
+}
+
+net::awaitable<attempt_result> client::impl::fetch() {
+  // Cancellation is handled by looking at each step's result, not by letting
+  // the next co_await throw.
+  co_await net::this_coro::throw_if_cancelled(false);
+
+  auto lease = co_await connections.acquire();
+  if (!lease) {
+    co_return failure(outcome::cancelled, net::error::operation_aborted);
+  }
+  connection_ptr conn = std::move(*lease);
+  for (int round = 0;; ++round) {
+    const bool fresh = !conn;
+    if (fresh) {
+      conn = std::make_unique<connection>(ex, tls_context ? &*tls_context : nullptr);
+      auto opened = co_await open(*conn);
+      if (!opened.ok()) {
+        connections.forget(std::move(conn));
+        co_return opened;
+      }
+    }
+    bool reusable = false;
+    bool silent = false;
+    // (No co_await inside a conditional expression: g++ 12 miscompiles it.)
+    attempt_result r;
+    if (conn->tls) {
+      r = co_await exchange(*conn->tls, *conn, reusable, silent);
+    } else {
+      r = co_await exchange(*conn->plain, *conn, reusable, silent);
+    }
+    const auto cs = co_await net::this_coro::cancellation_state;
+    if (cs.cancelled() != net::cancellation_type::none) {
+      connections.forget(std::move(conn));
+      co_return failure(outcome::cancelled, r.error);
+    }
+    if (!fresh && silent && round == 0 && r.result == outcome::reset) {
+      // The upstream closed this pooled connection while it was idle. That is
+      // not this attempt's failure: keep the slot, open a fresh connection.
+      conn->close();
+      conn.reset();
+      continue;
+    }
+    if (reusable) {
+      connections.give_back(std::move(conn));
+    } else {
+      connections.forget(std::move(conn));
+    }
+    co_return r;
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+client::client(net::any_io_executor ex, client_options options, metrics& m)
+    : impl_{std::make_shared<impl>(std::move(ex), std::move(options), m)} {}
+
+client::~client() = default;
+
+void client::start() {
+  auto& i = *impl_;
+  error_code ec;
+  const auto address = net::ip::make_address(i.target.host, ec);
+  if (!ec) {
+    auto list = std::make_shared<std::vector<tcp::endpoint>>();
+    list->emplace_back(address, i.target.port);
+    std::lock_guard lock{i.endpoints_mu};
+    i.endpoints = std::move(list);
+    return;  // an address needs no resolution
+  }
+  // The first resolution happens before the service accepts requests, so
+  // that the first attempts do not fail for want of an address; later ones
+  // refresh in the background, outside any request.
+  tcp::resolver initial{i.ex};
+  const auto results = initial.resolve(i.target.host, std::to_string(i.target.port), ec);
+  if (ec || results.empty()) {
+    spdlog::warn("upstream: cannot resolve {} yet ({}); retrying in the background",
+                 i.target.host, ec.message());
+  } else {
+    i.store_endpoints(results);
+  }
+  net::co_spawn(i.bg, i.refresh_names(), net::detached);
+}
+
+void client::stop() {
+  impl_->connections.stop();
+  net::post(impl_->bg, [i = impl_] {
+    i->stopping = true;
+    i->refresh_timer.cancel();
+    i->resolver.cancel();
+  });
+}
+
+bool client::resolved() const {
+  const auto eps = impl_->current_endpoints();
+  return eps && !eps->empty();
+}
+
+net::awaitable<attempt_result> client::fetch() { return impl_->fetch(); }
+
+std::size_t client::idle_connections() const { return impl_->connections.idle(); }
+
+}  // namespace smart::upstream
