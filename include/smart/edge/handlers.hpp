@@ -1,0 +1,43 @@
+#pragma once
+// What each route answers, without any I/O: the edge's decisions in one
+// place (which policy an endpoint runs, how a race's verdict maps to a status
+// code, the service endpoints' bodies). server.cpp does the I/O around them.
+
+#include "smart/clock.hpp"
+#include "smart/edge/response.hpp"
+#include "smart/edge/route.hpp"
+#include "smart/hedge/race.hpp"
+
+#include <optional>
+#include <string_view>
+
+namespace smart {
+struct config;
+class metrics;
+}  // namespace smart
+
+namespace smart::edge {
+
+// How an API request will run, or why it is rejected.
+struct api_plan {
+  hedge::policy policy;
+  std::chrono::milliseconds timeout{};  // the effective timeout (max when absent)
+  bool timeout_given = false;
+  std::optional<response> reject;  // 400 invalid_timeout
+};
+
+api_plan plan_api(route r, std::string_view query, const config& cfg);
+
+// The response for a finished race (never called for verdict::pending).
+response race_response(const hedge::race_result& result, const api_plan& plan);
+
+// 503 overloaded, for requests past --max-inflight.
+response overloaded_response();
+
+// Responses of the non-API routes.
+response service_response(route r, bool ready, const metrics& m);
+
+response not_found_response();
+response method_not_allowed_response();
+
+}  // namespace smart::edge

@@ -1,0 +1,77 @@
+#pragma once
+// A request-head reader for Beast's HTTP/1.1 parser that keeps only what the
+// routes use (method, target, version, X-Request-Id): no header map is built,
+// so reading a request allocates nothing once the strings have capacity.
+// Shared by the service's edge and the upstream simulator.
+
+#include "smart/net.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace smart::edge {
+
+// Request line and headers together; beyond it the edge answers 414 or 431.
+inline constexpr std::uint32_t request_header_limit = 8 * 1024;
+
+// Reads a request head, keeping only what the routes use: no header map is
+// built. The strings belong to the session and keep their capacity.
+class request_head final : public http::basic_parser<true> {
+ public:
+  request_head(std::string& target, std::string& request_id)
+      : target_{target}, request_id_{request_id} {
+    header_limit(request_header_limit);
+    target_.clear();
+    request_id_.clear();
+  }
+
+  [[nodiscard]] http::verb method() const { return method_; }
+  [[nodiscard]] std::string_view method_text() const { return method_text_; }
+  [[nodiscard]] int version() const { return version_; }
+  // Whether the request line was complete (to tell 414 from 431 on overflow).
+  [[nodiscard]] bool has_request_line() const { return has_request_line_; }
+
+ private:
+  void on_request_impl(http::verb method, beast::string_view method_str,
+                       beast::string_view target, int version, error_code& /*ec*/) override {
+    method_ = method;
+    // Known methods have static names; anything else is logged generically.
+    method_text_ = method == http::verb::unknown ? std::string_view{"OTHER"}
+                                                 : std::string_view{http::to_string(method)};
+    (void)method_str;
+    target_.assign(target.data(), target.size());
+    version_ = version;
+    has_request_line_ = true;
+  }
+  void on_response_impl(int /*code*/, beast::string_view /*reason*/, int /*version*/,
+                        error_code& /*ec*/) override {}
+  void on_field_impl(http::field /*name*/, beast::string_view name_string,
+                     beast::string_view value, error_code& /*ec*/) override {
+    if (request_id_.empty() && beast::iequals(name_string, "x-request-id")) {
+      request_id_.assign(value.data(), value.size());
+    }
+  }
+  void on_header_impl(error_code& /*ec*/) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& /*length*/,
+                         error_code& /*ec*/) override {}
+  std::size_t on_body_impl(beast::string_view body, error_code& /*ec*/) override {
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t /*size*/, beast::string_view /*extensions*/,
+                            error_code& /*ec*/) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t /*remain*/, beast::string_view body,
+                                 error_code& /*ec*/) override {
+    return body.size();
+  }
+  void on_finish_impl(error_code& /*ec*/) override {}
+
+  std::string& target_;
+  std::string& request_id_;
+  http::verb method_ = http::verb::unknown;
+  std::string_view method_text_ = "OTHER";
+  int version_ = 11;
+  bool has_request_line_ = false;
+};
+
+}  // namespace smart::edge

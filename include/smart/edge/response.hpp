@@ -1,0 +1,45 @@
+#pragma once
+// Responses of the HTTP edge and their serialisation. Every response carries
+// Content-Length, the request id and a Date; bodies are JSON except for the
+// documentation page and the metrics.
+
+#include <string>
+#include <string_view>
+
+namespace smart::edge {
+
+inline constexpr std::string_view json_type = "application/json";
+
+struct response {
+  unsigned status = 200;
+  std::string_view content_type = json_type;
+  std::string body;               // the body, unless static_body is set
+  std::string_view static_body;   // a body that outlives the response (no copy)
+  std::string_view allow;         // 405: the Allow header
+  unsigned retry_after = 0;       // 503: Retry-After seconds when non-zero
+
+  [[nodiscard]] std::string_view payload() const {
+    return static_body.empty() ? std::string_view{body} : static_body;
+  }
+};
+
+// {"error": code, "message": message}
+response error_response(unsigned status, std::string_view code, std::string_view message);
+
+// The reason phrase of a status code.
+std::string_view reason_phrase(unsigned status);
+
+struct head_options {
+  std::string_view request_id;
+  bool keep_alive = true;
+  bool http10 = false;  // an HTTP/1.0 client needs an explicit keep-alive
+};
+
+// Replaces `out` with the status line and headers (ending with the empty
+// line). The body is written separately, and not at all for HEAD.
+void serialize_head(const response& r, const head_options& options, std::string& out);
+
+// Appends `text` to `out` as the contents of a JSON string (no quotes).
+void append_json_escaped(std::string& out, std::string_view text);
+
+}  // namespace smart::edge

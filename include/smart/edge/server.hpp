@@ -1,0 +1,49 @@
+#pragma once
+// The HTTP edge: accepts connections, reads requests, runs the routes and
+// writes responses. Narrow on purpose; the Beast machinery is in server.cpp.
+
+#include "smart/hedge/race.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace smart {
+struct config;
+class metrics;
+}  // namespace smart
+
+namespace smart::edge {
+
+class server {
+ public:
+  // `attempt` runs one upstream attempt; cfg and m must outlive the server.
+  server(boost::asio::io_context& ioc, const config& cfg, metrics& m, hedge::attempt_fn attempt);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds, listens and starts accepting. Throws std::system_error when the
+  // address cannot be bound.
+  void start();
+
+  // The bound port (useful with port 0).
+  [[nodiscard]] std::uint16_t port() const;
+
+  // Graceful shutdown (spec §5), from any thread: stop accepting, answer
+  // /readyz with 503, close idle connections, let requests in flight finish
+  // and close their connections after the response. The io_context runs out
+  // of work once the last one is done.
+  void shutdown();
+
+  [[nodiscard]] bool ready() const;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace smart::edge

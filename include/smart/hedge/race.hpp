@@ -1,0 +1,44 @@
+#pragma once
+// The race: runs one request's upstream attempts on the current executor as
+// the timeline (timeline.hpp) directs, and cancels the losers. This is the
+// only place where attempts are started, awaited and cancelled.
+
+#include "smart/clock.hpp"
+#include "smart/hedge/timeline.hpp"
+#include "smart/upstream/outcome.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <string>
+
+namespace smart {
+class metrics;
+}
+
+namespace smart::hedge {
+
+// Starts attempt number n (1-based) and yields its result. Must honour
+// terminal cancellation promptly (upstream::client::fetch does).
+using attempt_fn = std::function<boost::asio::awaitable<upstream::attempt_result>(int n)>;
+
+// Attempts are numbered 1..max_attempts.
+inline constexpr int max_attempts = 9;
+
+struct race_result {
+  verdict decided = verdict::pending;  // pending: cancelled before a verdict (client gone)
+  int attempts_started = 0;
+  int winner = 0;       // 1-based, for verdict::success
+  std::string body;     // success: the winner's body as received;
+                        // collected: a JSON array of the successful bodies, in completion order
+};
+
+// Runs until a verdict; then cancels every outstanding attempt and waits for
+// them to finish, so that nothing outlives the call. Terminal cancellation of
+// the awaiting coroutine (the client went away) ends the race the same way,
+// with verdict::pending. Call on a strand: attempts complete on the caller's
+// executor.
+boost::asio::awaitable<race_result> run_race(policy p, time_point start, time_point deadline,
+                                             const attempt_fn& attempt, metrics& m);
+
+}  // namespace smart::hedge

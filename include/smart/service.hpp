@@ -1,0 +1,46 @@
+#pragma once
+// The whole service in one object: I/O threads, metrics, the upstream client
+// and the HTTP edge. main() and the integration tests both use it.
+
+#include "smart/config.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace smart {
+
+class metrics;
+
+class service {
+ public:
+  explicit service(config cfg);
+  ~service();  // shuts down gracefully and joins, if still running
+  service(const service&) = delete;
+  service& operator=(const service&) = delete;
+
+  // Resolves the upstream, binds the listening socket and starts the I/O
+  // threads. Throws std::system_error when the address cannot be bound.
+  void start();
+
+  [[nodiscard]] std::uint16_t port() const;
+
+  // SIGINT/SIGTERM start a graceful shutdown; a second signal exits at once.
+  void shutdown_on_signals();
+
+  // Graceful shutdown (spec §5); any thread, returns at once.
+  void shutdown();
+
+  // Blocks until every request has been answered and every thread is done.
+  void wait();
+
+  [[nodiscard]] const config& settings() const;
+  [[nodiscard]] smart::metrics& stats();
+  // Idle upstream connections in the pool (for tests).
+  [[nodiscard]] std::size_t idle_upstream_connections() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace smart

@@ -1,0 +1,409 @@
+#include "smart/edge/server.hpp"
+
+#include "smart/config.hpp"
+#include "smart/edge/handlers.hpp"
+#include "smart/edge/request_head.hpp"
+#include "smart/edge/request_id.hpp"
+#include "smart/metrics.hpp"
+#include "smart/net.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <list>
+#include <mutex>
+#include <string>
+
+namespace smart::edge {
+
+namespace {
+
+using net::use_awaitable;
+constexpr auto use_tuple = net::as_tuple(use_awaitable);
+
+constexpr std::size_t read_chunk = 4096;
+constexpr std::size_t buffer_limit = 16 * 1024;
+// Client timeouts are enforced by a sweep at this period (see server::impl::reap).
+constexpr auto sweep_period = std::chrono::milliseconds{100};
+// When closing after an unread request body, drain at most this much.
+constexpr std::size_t linger_limit = 256 * 1024;
+constexpr auto linger_time = std::chrono::seconds{2};
+
+// Ends the race when the client has gone (its read fails) or the race is
+// over; data from the client (a pipelined request) keeps the race going.
+struct client_gone_or_done {
+  net::cancellation_type_t operator()(const error_code& ec, std::size_t /*n*/) const {
+    return ec ? net::cancellation_type::terminal : net::cancellation_type::none;
+  }
+  net::cancellation_type_t operator()(const std::exception_ptr& /*error*/) const {
+    return net::cancellation_type::terminal;
+  }
+};
+
+std::int64_t ticks(time_point t) { return t.time_since_epoch().count(); }
+
+}  // namespace
+
+// One client connection. Lives on its own strand; the coroutine in
+// run_session() owns it, the registry and the sweep hold weak references.
+struct session {
+  explicit session(tcp::socket s) : socket{std::move(s)}, buffer{buffer_limit} {}
+
+  // Client timeouts: the sweep closes the socket once this time has passed.
+  void arm(duration d) { expiry.store(ticks(clock::now() + d), std::memory_order_relaxed); }
+  void disarm() { expiry.store(0, std::memory_order_relaxed); }
+
+  void close() {
+    error_code ignored;
+    socket.close(ignored);
+  }
+
+  tcp::socket socket;
+  beast::flat_buffer buffer;
+  std::string target;      // request-target of the current request
+  std::string request_id;  // X-Request-Id as received, then as answered
+  std::string head;        // serialised response head
+  std::atomic<std::int64_t> expiry{0};  // clock ticks; 0 = no client timeout running
+  bool idle = true;                     // between requests (strand only)
+  std::list<std::weak_ptr<session>>::iterator registry_entry;
+};
+
+struct server::impl : std::enable_shared_from_this<server::impl> {
+  impl(net::io_context& context, const config& c, metrics& mx, hedge::attempt_fn fn)
+      : ioc{context},
+        cfg{c},
+        m{mx},
+        attempt{std::move(fn)},
+        strand{net::make_strand(context)},
+        acceptor{strand},
+        sweep_timer{strand} {}
+
+  net::awaitable<void> accept_loop();
+  net::awaitable<void> run_session(std::shared_ptr<session> s);
+  net::awaitable<void> sweep();
+  net::awaitable<response> handle_api(session& s, route r, std::string_view query,
+                                      time_point start, hedge::race_result& race,
+                                      bool& client_gone);
+  net::awaitable<void> linger_close(session& s);
+
+  bool admit() {
+    if (api_inflight.fetch_add(1, std::memory_order_relaxed) >= cfg.max_inflight) {
+      api_inflight.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  }
+  void release() { api_inflight.fetch_sub(1, std::memory_order_relaxed); }
+
+  net::io_context& ioc;
+  const config& cfg;
+  metrics& m;
+  hedge::attempt_fn attempt;
+
+  net::strand<net::io_context::executor_type> strand;  // acceptor and sweep
+  tcp::acceptor acceptor;
+  net::steady_timer sweep_timer;
+  std::uint16_t bound_port = 0;
+
+  std::atomic<bool> shutting_down{false};
+  std::atomic<int> api_inflight{0};
+
+  std::mutex sessions_mu;
+  std::list<std::weak_ptr<session>> sessions;
+};
+
+net::awaitable<void> server::impl::accept_loop() {
+  auto self = shared_from_this();
+  net::steady_timer backoff{strand};
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), use_tuple);
+    if (shutting_down.load()) {
+      break;
+    }
+    if (ec) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) {
+        break;
+      }
+      // Out of descriptors or memory: back off rather than spin.
+      spdlog::error("accept failed: {}", ec.message());
+      backoff.expires_after(std::chrono::milliseconds{50});
+      co_await backoff.async_wait(use_tuple);
+      continue;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay{true}, ignored);
+    auto s = std::make_shared<session>(tcp::socket{std::move(socket)});
+    {
+      std::lock_guard lock{sessions_mu};
+      s->registry_entry = sessions.insert(sessions.end(), s);
+    }
+    net::co_spawn(s->socket.get_executor(), run_session(s), [](const std::exception_ptr& e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("session ended by an exception: {}", ex.what());
+        }
+      }
+    });
+  }
+}
+
+// Closes connections whose client timeout passed (idle keep-alive, slow
+// headers, unread responses). One coarse sweep instead of a timer per
+// operation: cheap per request, and precise enough for timeouts of seconds.
+net::awaitable<void> server::impl::sweep() {
+  auto self = shared_from_this();
+  for (;;) {
+    sweep_timer.expires_after(sweep_period);
+    co_await sweep_timer.async_wait(use_tuple);
+    const auto now = ticks(clock::now());
+    std::lock_guard lock{sessions_mu};
+    if (shutting_down.load() && sessions.empty()) {
+      break;
+    }
+    for (const auto& weak : sessions) {
+      auto s = weak.lock();
+      if (!s) {
+        continue;
+      }
+      auto due = s->expiry.load(std::memory_order_relaxed);
+      if (due != 0 && now > due && s->expiry.compare_exchange_strong(due, 0)) {
+        net::post(s->socket.get_executor(), [s] { s->close(); });
+      }
+    }
+  }
+}
+
+net::awaitable<void> server::impl::linger_close(session& s) {
+  // The client may still be sending a body we did not read; closing now
+  // would reset the connection and could destroy our response in flight.
+  error_code ec;
+  s.socket.shutdown(tcp::socket::shutdown_send, ec);
+  s.arm(linger_time);
+  std::size_t drained = 0;
+  std::array<char, 4096> sink{};
+  while (!ec && drained < linger_limit) {
+    std::size_t n = 0;
+    std::tie(ec, n) = co_await s.socket.async_read_some(net::buffer(sink), use_tuple);
+    drained += n;
+  }
+  s.disarm();
+}
+
+net::awaitable<response> server::impl::handle_api(session& s, route r, std::string_view query,
+                                                  time_point start, hedge::race_result& race,
+                                                  bool& client_gone) {
+  const auto plan = plan_api(r, query, cfg);
+  if (plan.reject) {
+    co_return *plan.reject;
+  }
+  if (!admit()) {
+    co_return overloaded_response();
+  }
+  const auto deadline = start + plan.timeout;
+  if (s.buffer.size() > 0) {
+    // A pipelined request is already buffered: the client is there.
+    race = co_await hedge::run_race(plan.policy, start, deadline, attempt, m);
+  } else {
+    // Race the attempts against the client's connection: if the client goes
+    // away, the race is cancelled and its attempts with it. The result is
+    // written in place rather than passed through the group's completion.
+    const auto ex = co_await net::this_coro::executor;
+    auto run = [&]() -> net::awaitable<void> {
+      race = co_await hedge::run_race(plan.policy, start, deadline, attempt, m);
+    };
+    auto [order, read_ec, read_n, race_error] =
+        co_await net::experimental::make_parallel_group(
+            s.socket.async_read_some(s.buffer.prepare(read_chunk), net::deferred),
+            net::co_spawn(ex, std::move(run), net::deferred))
+            .async_wait(client_gone_or_done{}, use_awaitable);
+    if (!read_ec) {
+      s.buffer.commit(read_n);
+    }
+    if (race_error) {
+      release();
+      std::rethrow_exception(race_error);
+    }
+    client_gone = read_ec && read_ec != net::error::operation_aborted;
+  }
+  release();
+  if (race.decided == hedge::verdict::pending) {
+    client_gone = true;
+    co_return response{};
+  }
+  co_return race_response(race, plan);
+}
+
+net::awaitable<void> server::impl::run_session(std::shared_ptr<session> s) {
+  for (;;) {
+    // Between requests: wait for the first byte of the next one. While
+    // shutting down, requests already received are still answered.
+    s->idle = true;
+    if (shutting_down.load() && s->buffer.size() == 0) {
+      break;
+    }
+    if (s->buffer.size() == 0) {
+      s->arm(cfg.keepalive_timeout);
+      auto [ec, n] = co_await s->socket.async_read_some(s->buffer.prepare(read_chunk), use_tuple);
+      if (ec) {
+        break;
+      }
+      s->buffer.commit(n);
+    }
+    s->idle = false;
+
+    s->arm(cfg.header_timeout);
+    request_head parser{s->target, s->request_id};
+    auto [read_ec, header_bytes] =
+        co_await http::async_read_header(s->socket, s->buffer, parser, use_tuple);
+    const auto start = clock::now();
+    s->disarm();
+
+    response resp;
+    route r = route::not_found;
+    bool keep_alive = true;
+    bool drain_body = false;
+    bool client_gone = false;
+    hedge::race_result race;
+
+    if (read_ec) {
+      if (read_ec == http::error::end_of_stream || read_ec == net::error::operation_aborted ||
+          read_ec == net::error::eof || read_ec == net::error::connection_reset ||
+          read_ec == http::error::partial_message) {
+        break;  // the client left (or timed out) without a complete request
+      }
+      m.request_started();
+      if (read_ec == http::error::header_limit) {
+        // A request line that does not even end within the limit is a URI
+        // problem; otherwise the header fields are.
+        resp = parser.has_request_line()
+                   ? error_response(431, "request_too_large", "the request headers exceed 8 KiB")
+                   : error_response(414, "request_too_large", "the request line exceeds 8 KiB");
+      } else {
+        resp = error_response(400, "bad_request", "the request is not valid HTTP/1.1");
+      }
+      keep_alive = false;
+      drain_body = true;
+      generate_request_id(s->request_id);
+    } else {
+      if (!is_valid_request_id(s->request_id)) {
+        generate_request_id(s->request_id);
+      }
+      keep_alive = parser.keep_alive();
+      const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
+      if (has_body) {
+        keep_alive = false;  // the body is not read: the connection cannot go on
+        drain_body = true;
+      }
+      const std::string_view target{s->target};
+      const auto q = target.find('?');
+      const auto path = target.substr(0, q);
+      const auto query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+      r = find_route(path);
+      const auto method = parser.method();
+      m.request_started();
+      if (r == route::not_found) {
+        resp = not_found_response();
+      } else if (method != http::verb::get && method != http::verb::head) {
+        resp = method_not_allowed_response();
+      } else if (has_body) {
+        resp = error_response(413, "request_too_large", "requests to this service carry no body");
+      } else if (is_api(r)) {
+        resp = co_await handle_api(*s, r, query, start, race, client_gone);
+      } else {
+        resp = service_response(r, !shutting_down.load(), m);
+      }
+    }
+
+    const bool head_only = !read_ec && parser.method() == http::verb::head;
+    if (shutting_down.load() && s->buffer.size() == 0) {
+      keep_alive = false;  // the last response on this connection
+    }
+    error_code write_ec;
+    if (client_gone) {
+      resp.status = 499;  // nginx's "client closed request", for the log and metrics
+    } else {
+      serialize_head(resp, {s->request_id, keep_alive, parser.version() == 10}, s->head);
+      const std::array<net::const_buffer, 2> buffers{
+          net::buffer(s->head),
+          head_only ? net::const_buffer{} : net::buffer(resp.payload())};
+      s->arm(cfg.header_timeout);  // a client that does not read its response is dropped
+      std::size_t written = 0;
+      std::tie(write_ec, written) = co_await net::async_write(s->socket, buffers, use_tuple);
+      s->disarm();
+    }
+    const auto elapsed = clock::now() - start;
+    m.request_finished(r, resp.status, elapsed);
+    if (cfg.access_log) {
+      spdlog::info("{} \"{} {}\" {} {:.3f}ms attempts={} winner={}", s->request_id,
+                   read_ec ? std::string_view{"-"} : parser.method_text(), path_of(r),
+                   resp.status, std::chrono::duration<double, std::milli>(elapsed).count(),
+                   race.attempts_started, race.winner);
+    }
+    if (write_ec || client_gone || !keep_alive) {
+      if (drain_body && !write_ec && !client_gone) {
+        co_await linger_close(*s);
+      }
+      break;
+    }
+  }
+
+  s->disarm();
+  s->close();
+  std::lock_guard lock{sessions_mu};
+  sessions.erase(s->registry_entry);
+  if (sessions.empty() && shutting_down.load()) {
+    // The last connection of a drain: let the sweep end now, not at its next tick.
+    net::post(strand, [self = shared_from_this()] { self->sweep_timer.cancel(); });
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+server::server(net::io_context& ioc, const config& cfg, metrics& m, hedge::attempt_fn attempt)
+    : impl_{std::make_shared<impl>(ioc, cfg, m, std::move(attempt))} {}
+
+server::~server() = default;
+
+void server::start() {
+  auto& i = *impl_;
+  const auto address = net::ip::make_address(i.cfg.host);
+  const tcp::endpoint endpoint{address, i.cfg.port};
+  i.acceptor.open(endpoint.protocol());
+  i.acceptor.set_option(net::socket_base::reuse_address{true});
+  i.acceptor.bind(endpoint);
+  i.acceptor.listen(net::socket_base::max_listen_connections);
+  i.bound_port = i.acceptor.local_endpoint().port();
+  net::co_spawn(i.strand, i.accept_loop(), net::detached);
+  net::co_spawn(i.strand, i.sweep(), net::detached);
+}
+
+std::uint16_t server::port() const { return impl_->bound_port; }
+
+bool server::ready() const { return !impl_->shutting_down.load(); }
+
+void server::shutdown() {
+  auto self = impl_;
+  if (self->shutting_down.exchange(true)) {
+    return;
+  }
+  net::post(self->strand, [self] {
+    error_code ignored;
+    self->acceptor.close(ignored);
+    self->sweep_timer.cancel();  // ends the sweep at once if nothing is connected
+  });
+  std::lock_guard lock{self->sessions_mu};
+  for (const auto& weak : self->sessions) {
+    if (auto s = weak.lock()) {
+      // Idle keep-alive connections close now; the others after their response.
+      net::post(s->socket.get_executor(), [s] {
+        if (s->idle) {
+          s->close();
+        }
+      });
+    }
+  }
+}
+
+}  // namespace smart::edge

@@ -1,0 +1,169 @@
+#include "smart/hedge/race.hpp"
+
+#include "smart/metrics.hpp"
+#include "smart/net.hpp"
+
+#include <array>
+#include <cassert>
+#include <exception>
+#include <optional>
+
+namespace smart::hedge {
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Shared by the driver and the attempts' completion handlers. Everything runs
+// on the caller's executor (a strand), so no locking: a completion handler
+// records its result and cancels the wake-up timer to resume the driver.
+struct race_state {
+  explicit race_state(const net::any_io_executor& ex) : wake{ex} {}
+
+  struct attempt_slot {
+    net::cancellation_signal cancel;
+    time_point started{};
+    bool running = false;
+    bool cut_by_deadline = false;  // cancelled because the deadline passed
+    std::optional<upstream::attempt_result> result;
+  };
+
+  void complete(int index, upstream::attempt_result r) {
+    auto& s = slots[static_cast<std::size_t>(index)];
+    s.running = false;
+    s.result = std::move(r);
+    finished[finished_count++] = index;
+    --running;
+    wake.cancel();
+  }
+
+  net::steady_timer wake;
+  std::array<attempt_slot, max_attempts> slots;
+  std::array<int, max_attempts> finished{};  // indices, in completion order, not yet processed
+  int finished_count = 0;
+  int processed = 0;
+  int running = 0;
+};
+
+}  // namespace
+
+net::awaitable<race_result> run_race(policy p, time_point start, time_point deadline,
+                                     const attempt_fn& attempt, metrics& m) {
+  assert(p.total_attempts() <= max_attempts);
+  // Cancellation (the client left) is observed on the wake-up wait below and
+  // must not turn the clean-up awaits into exceptions.
+  co_await net::this_coro::throw_if_cancelled(false);
+  const auto ex = co_await net::this_coro::executor;
+
+  race_state st{ex};
+  timeline tl{p, start, deadline};
+  race_result out;
+  std::array<int, max_attempts> successes{};  // attempt indices, in completion order
+  int success_count = 0;
+
+  auto launch = [&](const step& s) {
+    if (s.hedged) {
+      m.hedges_fired(s.reason);
+    }
+    for (int n = 0; n < s.launch; ++n) {
+      const int index = out.attempts_started++;
+      auto& slot = st.slots[static_cast<std::size_t>(index)];
+      slot.running = true;
+      slot.started = clock::now();
+      ++st.running;
+      net::co_spawn(ex, attempt(index + 1),
+                    net::bind_cancellation_slot(
+                        slot.cancel.slot(),
+                        [&st, index](const std::exception_ptr& error, upstream::attempt_result r) {
+                          if (error) {
+                            r = {};
+                            r.result = upstream::outcome::protocol_error;
+                          }
+                          st.complete(index, std::move(r));
+                        }));
+    }
+  };
+
+  // Records a finished attempt in the metrics; returns whether it succeeded.
+  auto account = [&](int index, time_point now) {
+    auto& slot = st.slots[static_cast<std::size_t>(index)];
+    auto o = slot.result->result;
+    if (o == upstream::outcome::cancelled && slot.cut_by_deadline) {
+      o = upstream::outcome::timeout;
+    }
+    m.attempt_finished(o, now - slot.started);
+    return o == upstream::outcome::success;
+  };
+
+  step s = tl.begin();
+  launch(s);
+  bool client_gone = false;
+  while (s.decided == verdict::pending) {
+    if (st.processed == st.finished_count) {
+      st.wake.expires_at(s.wake_at);
+      co_await st.wake.async_wait(use_tuple);
+      const auto cs = co_await net::this_coro::cancellation_state;
+      if (cs.cancelled() != net::cancellation_type::none) {
+        client_gone = true;
+        break;
+      }
+    }
+    const auto now = clock::now();
+    // Finished attempts first: a success observed together with the deadline
+    // still answers the request.
+    while (st.processed < st.finished_count && s.decided == verdict::pending) {
+      const int index = st.finished[static_cast<std::size_t>(st.processed++)];
+      if (account(index, now)) {
+        successes[static_cast<std::size_t>(success_count++)] = index;
+        s = tl.on_success(index + 1, now);
+      } else {
+        s = tl.on_failure(index + 1, now);
+      }
+      launch(s);
+    }
+    if (s.decided == verdict::pending && now >= s.wake_at) {
+      s = tl.on_timer(now);
+      launch(s);
+    }
+  }
+
+  // Decided (or abandoned): cancel whatever still runs and wait until it has
+  // stopped, so that no attempt outlives the request. Cancelling closes the
+  // attempt's connection (see upstream::client::fetch).
+  for (auto& slot : st.slots) {
+    if (slot.running) {
+      slot.cut_by_deadline = s.decided == verdict::deadline ||
+                             (s.decided == verdict::collected && clock::now() >= deadline);
+      slot.cancel.emit(net::cancellation_type::terminal);
+    }
+  }
+  co_await net::this_coro::reset_cancellation_state();
+  while (st.running > 0) {
+    st.wake.expires_at(time_point::max());
+    co_await st.wake.async_wait(use_tuple);
+  }
+  const auto end = clock::now();
+  while (st.processed < st.finished_count) {
+    account(st.finished[static_cast<std::size_t>(st.processed++)], end);
+  }
+
+  out.decided = client_gone ? verdict::pending : s.decided;
+  if (out.decided == verdict::success) {
+    out.winner = s.winner;
+    out.body = std::move(st.slots[static_cast<std::size_t>(s.winner - 1)].result->body);
+    m.won(s.winner);
+  } else if (out.decided == verdict::collected) {
+    out.body = "[";
+    for (int i = 0; i < success_count; ++i) {
+      if (i > 0) {
+        out.body += ',';
+      }
+      out.body += st.slots[static_cast<std::size_t>(successes[static_cast<std::size_t>(i)])]
+                      .result->body;
+    }
+    out.body += ']';
+  }
+  co_return out;
+}
+
+}  // namespace smart::hedge

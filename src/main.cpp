@@ -1,0 +1,62 @@
+// smart-api: configuration -> logging -> service -> signals -> wait.
+
+#include "smart/config.hpp"
+#include "smart/logging.hpp"
+#include "smart/service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+int main(int argc, char* argv[]) {
+  const std::vector<std::string_view> args(argv + 1, argv + argc);
+  const auto parsed = smart::parse_config(args, smart::process_environment());
+  switch (parsed.what) {
+    case smart::parse_outcome::action::help:
+    case smart::parse_outcome::action::version:
+      std::fputs(parsed.message.c_str(), stdout);
+      return 0;
+    case smart::parse_outcome::action::error:
+      std::fprintf(stderr, "smart-api: %s\n", parsed.message.c_str());
+      return 2;
+    case smart::parse_outcome::action::run:
+      break;
+  }
+  const auto& cfg = parsed.cfg;
+
+  try {
+    smart::init_logging(cfg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "smart-api: --log-file: %s\n", e.what());
+    return 2;
+  }
+  // Writes to a closed socket must fail with EPIPE, not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  int status = 0;
+  try {
+    smart::service svc{cfg};
+    svc.start();
+    svc.shutdown_on_signals();
+    spdlog::info("smart-api listening on {}:{}; {}", cfg.host, svc.port(), smart::describe(cfg));
+    svc.wait();
+    spdlog::info("smart-api stopped");
+  } catch (const std::invalid_argument& e) {
+    spdlog::critical("invalid configuration: {}", e.what());
+    status = 2;
+  } catch (const std::system_error& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    status = 1;
+  } catch (const std::exception& e) {
+    spdlog::critical("fatal: {}", e.what());
+    status = 1;
+  }
+  smart::stop_logging();
+  return status;
+}

@@ -1,0 +1,99 @@
+#include "smart/service.hpp"
+
+#include "smart/edge/server.hpp"
+#include "smart/hedge/race.hpp"
+#include "smart/metrics.hpp"
+#include "smart/net.hpp"
+#include "smart/upstream/client.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <thread>
+#include <vector>
+
+namespace smart {
+
+struct service::impl {
+  explicit impl(config c)
+      : cfg{std::move(c)},
+        ioc{cfg.threads},
+        stats{std::max(3, 1 + cfg.hedge_count)},
+        upstream{ioc.get_executor(), upstream::client_options::from(cfg), stats},
+        edge{ioc, cfg, stats, [this](int /*attempt*/) { return upstream.fetch(); }},
+        signals{ioc} {}
+
+  config cfg;
+  net::io_context ioc;
+  metrics stats;
+  upstream::client upstream;
+  edge::server edge;
+  net::signal_set signals;
+  std::vector<std::thread> threads;
+};
+
+service::service(config cfg) : impl_{std::make_unique<impl>(std::move(cfg))} {}
+
+service::~service() {
+  if (!impl_->threads.empty()) {
+    shutdown();
+    wait();
+  }
+}
+
+void service::start() {
+  auto& i = *impl_;
+  i.upstream.start();
+  i.edge.start();
+  i.threads.reserve(static_cast<std::size_t>(i.cfg.threads));
+  for (int n = 0; n < i.cfg.threads; ++n) {
+    i.threads.emplace_back([&ioc = i.ioc] { ioc.run(); });
+  }
+}
+
+std::uint16_t service::port() const { return impl_->edge.port(); }
+
+void service::shutdown_on_signals() {
+  auto& i = *impl_;
+  i.signals.add(SIGINT);
+  i.signals.add(SIGTERM);
+  i.signals.async_wait([this](const error_code& ec, int signal) {
+    if (!ec) {
+      spdlog::info("signal {}: shutting down gracefully (a second signal exits at once)", signal);
+      shutdown();
+    }
+  });
+}
+
+void service::shutdown() {
+  auto& i = *impl_;
+  i.edge.shutdown();
+  i.upstream.stop();
+  // The signal set must not keep the io_context alive once the last request
+  // is done. Clearing it restores the default action, so a second signal
+  // while draining ends the process at once.
+  net::post(i.ioc, [&i] {
+    error_code ignored;
+    i.signals.cancel(ignored);
+    i.signals.clear(ignored);
+  });
+}
+
+void service::wait() {
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) {
+      t.join();
+    }
+  }
+  impl_->threads.clear();
+}
+
+const config& service::settings() const { return impl_->cfg; }
+
+metrics& service::stats() { return impl_->stats; }
+
+std::size_t service::idle_upstream_connections() const {
+  return impl_->upstream.idle_connections();
+}
+
+}  // namespace smart
