@@ -1,0 +1,80 @@
+#pragma once
+// What the simulated upstream does with each request: how long it "works"
+// and how it answers. Pure and deterministic: request number k of a run with
+// seed s always gets the same plan.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace smart::sim {
+
+enum class action : std::uint8_t {
+  ok,            // 200 {"time": <ms>}
+  server_error,  // 500 with a plain-text body
+  too_many,      // 429 "Too many requests", at once
+  invalid_json,  // 200 with a body that is not the expected JSON
+  hang,          // never answers; holds the connection until the client closes it
+  reset,         // resets the connection (RST) instead of answering
+};
+
+std::string_view to_string(action a);
+
+struct latency_model {
+  enum class kind : std::uint8_t { fixed, uniform, pareto };
+  kind shape = kind::uniform;
+  double a = 100;  // fixed: the value; uniform: min; pareto: scale (the minimum)
+  double b = 600;  // uniform: max; pareto: shape alpha
+  double cap = 60'000;  // pareto: the longest latency drawn
+
+  // Maps a uniform random number in [0, 1) to a latency in milliseconds.
+  [[nodiscard]] std::chrono::milliseconds sample(double u) const;
+  [[nodiscard]] std::string describe() const;
+};
+
+// Percentages of requests answered each way; the rest succeed.
+struct failure_mix {
+  double server_error = 5;
+  double too_many = 5;
+  double invalid_json = 3;
+  double hang = 1;
+  double reset = 2;
+
+  [[nodiscard]] double total() const {
+    return server_error + too_many + invalid_json + hang + reset;
+  }
+  [[nodiscard]] std::string describe() const;
+};
+
+// "fixed:MS", "uniform:MIN:MAX" or "pareto:SCALE:ALPHA[:CAP]".
+std::optional<latency_model> parse_latency(std::string_view text);
+// "none", or comma-separated KIND=PERCENT with KIND in 500, 429, invalid,
+// hang, reset (unnamed kinds are 0).
+std::optional<failure_mix> parse_mix(std::string_view text);
+
+struct plan {
+  action what = action::ok;
+  std::chrono::milliseconds delay{};
+};
+
+class behaviour {
+ public:
+  behaviour(latency_model latency, failure_mix mix, std::uint64_t seed)
+      : latency_{latency}, mix_{mix}, seed_{seed} {}
+
+  // The plan for request number n (0-based).
+  [[nodiscard]] plan plan_for(std::uint64_t n) const;
+  // The plan for the next request; thread-safe.
+  plan next() { return plan_for(counter_.fetch_add(1, std::memory_order_relaxed)); }
+
+ private:
+  latency_model latency_;
+  failure_mix mix_;
+  std::uint64_t seed_;
+  std::atomic<std::uint64_t> counter_{0};
+};
+
+}  // namespace smart::sim

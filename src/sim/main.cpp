@@ -1,0 +1,57 @@
+// upstream-sim: a stand-in for the Exponea work API, for local runs, the
+// compose stack and benchmarks.
+
+#include "behaviour.hpp"
+#include "options.hpp"
+#include "server.hpp"
+
+#include "smart/net.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <thread>
+#include <vector>
+
+int main(int argc, char* argv[]) {
+  const std::vector<std::string_view> args(argv + 1, argv + argc);
+  const auto parsed = smart::sim::parse_options(args, smart::process_environment());
+  if (parsed.what == smart::sim::options_outcome::action::help) {
+    std::fputs(parsed.message.c_str(), stdout);
+    return 0;
+  }
+  if (parsed.what == smart::sim::options_outcome::action::error) {
+    std::fprintf(stderr, "upstream-sim: %s\n", parsed.message.c_str());
+    return 2;
+  }
+  const auto& o = parsed.opts;
+  std::signal(SIGPIPE, SIG_IGN);
+
+  try {
+    smart::net::io_context ioc{o.threads};
+    smart::sim::behaviour plan{o.latency, o.mix, o.seed};
+    smart::sim::server srv{ioc, plan};
+    srv.start(o.host, o.port);
+
+    // The simulator holds no state worth draining: a signal ends it at once.
+    smart::net::signal_set signals{ioc, SIGINT, SIGTERM};
+    signals.async_wait([&ioc](const smart::error_code&, int) { ioc.stop(); });
+
+    spdlog::info("upstream-sim listening on {}:{} latency={} failures={} seed={} threads={}",
+                 o.host, srv.port(), o.latency.describe(), o.mix.describe(), o.seed, o.threads);
+    std::vector<std::thread> threads;
+    for (int i = 1; i < o.threads; ++i) {
+      threads.emplace_back([&ioc] { ioc.run(); });
+    }
+    ioc.run();
+    for (auto& t : threads) {
+      t.join();
+    }
+  } catch (const std::exception& e) {
+    spdlog::critical("upstream-sim: {}", e.what());
+    return 1;
+  }
+  return 0;
+}

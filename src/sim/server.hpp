@@ -1,0 +1,32 @@
+#pragma once
+// The simulator's HTTP server (narrow header; Beast stays in server.cpp).
+
+#include "behaviour.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace smart::sim {
+
+class server {
+ public:
+  server(boost::asio::io_context& ioc, behaviour& plan);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Binds and starts accepting; throws std::system_error on failure.
+  void start(const std::string& host, std::uint16_t port);
+  [[nodiscard]] std::uint16_t port() const;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace smart::sim
