@@ -20,7 +20,10 @@ struct service::impl {
         ioc{cfg.threads},
         stats{std::max(3, 1 + cfg.hedge_count)},
         upstream{ioc.get_executor(), upstream::client_options::from(cfg), stats},
-        edge{ioc, cfg, stats, [this](int /*attempt*/) { return upstream.fetch(); }},
+        edge{ioc, cfg, stats,
+             [this](int /*attempt*/, std::stop_token stop) {
+               return upstream.fetch(std::move(stop));
+             }},
         signals{ioc} {}
 
   config cfg;

@@ -7,6 +7,7 @@
 #include <cassert>
 #include <exception>
 #include <optional>
+#include <stop_token>
 
 namespace smart::hedge {
 
@@ -21,7 +22,7 @@ struct race_state {
   explicit race_state(const net::any_io_executor& ex) : wake{ex} {}
 
   struct attempt_slot {
-    net::cancellation_signal cancel;
+    std::stop_source stop{std::nostopstate};  // made when the attempt starts
     time_point started{};
     bool running = false;
     bool cut_by_deadline = false;  // cancelled because the deadline passed
@@ -70,17 +71,16 @@ net::awaitable<race_result> run_race(policy p, time_point start, time_point dead
       auto& slot = st.slots[static_cast<std::size_t>(index)];
       slot.running = true;
       slot.started = clock::now();
+      slot.stop = std::stop_source{};
       ++st.running;
-      net::co_spawn(ex, attempt(index + 1),
-                    net::bind_cancellation_slot(
-                        slot.cancel.slot(),
-                        [&st, index](const std::exception_ptr& error, upstream::attempt_result r) {
-                          if (error) {
-                            r = {};
-                            r.result = upstream::outcome::protocol_error;
-                          }
-                          st.complete(index, std::move(r));
-                        }));
+      net::co_spawn(ex, attempt(index + 1, slot.stop.get_token()),
+                    [&st, index](const std::exception_ptr& error, upstream::attempt_result r) {
+                      if (error) {
+                        r = {};
+                        r.result = upstream::outcome::protocol_error;
+                      }
+                      st.complete(index, std::move(r));
+                    });
     }
   };
 
@@ -127,14 +127,14 @@ net::awaitable<race_result> run_race(policy p, time_point start, time_point dead
     }
   }
 
-  // Decided (or abandoned): cancel whatever still runs and wait until it has
-  // stopped, so that no attempt outlives the request. Cancelling closes the
+  // Decided (or abandoned): stop whatever still runs and wait until it has
+  // finished, so that no attempt outlives the request. Stopping closes the
   // attempt's connection (see upstream::client::fetch).
   for (auto& slot : st.slots) {
     if (slot.running) {
       slot.cut_by_deadline = s.decided == verdict::deadline ||
                              (s.decided == verdict::collected && clock::now() >= deadline);
-      slot.cancel.emit(net::cancellation_type::terminal);
+      slot.stop.request_stop();
     }
   }
   co_await net::this_coro::reset_cancellation_state();

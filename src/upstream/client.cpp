@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <vector>
 
 namespace smart::upstream {
@@ -179,8 +180,8 @@ class pool {
   pool(int cap, metrics& m) : cap_{cap}, metrics_{m} {}
 
   // A lease: an idle connection, or (null) the right to open a new one.
-  // Nothing when cancelled while waiting for a free slot.
-  net::awaitable<std::optional<connection_ptr>> acquire();
+  // Nothing when stopped while waiting for a free slot.
+  net::awaitable<std::optional<connection_ptr>> acquire(const std::stop_token& stop);
 
   // Returns a healthy connection for reuse (or hands it to a waiter).
   void give_back(connection_ptr c);
@@ -189,6 +190,10 @@ class pool {
   void forget(connection_ptr c);
 
   void stop();
+  bool stopped() const {
+    std::lock_guard lock{mu_};
+    return stopped_;
+  }
   std::size_t idle() const {
     std::lock_guard lock{mu_};
     return idle_.size();
@@ -225,7 +230,7 @@ class pool {
   bool stopped_ = false;
 };
 
-net::awaitable<std::optional<connection_ptr>> pool::acquire() {
+net::awaitable<std::optional<connection_ptr>> pool::acquire(const std::stop_token& stop) {
   const auto executor = co_await net::this_coro::executor;
   for (;;) {
     connection_ptr candidate;
@@ -260,8 +265,13 @@ net::awaitable<std::optional<connection_ptr>> pool::acquire() {
     }
 
     // At the cap: wait for a connection to come back or a slot to free up.
-    // Woken by a grant, or by terminal cancellation of this coroutine.
-    co_await w->wake.async_wait(use_tuple);
+    // Woken by a grant, or by a stop request (both on this strand).
+    {
+      std::stop_callback on_stop{stop, [&w] { w->wake.cancel(); }};
+      if (!stop.stop_requested()) {
+        co_await w->wake.async_wait(use_tuple);
+      }
+    }
     connection_ptr granted;
     bool got = false;
     {
@@ -273,11 +283,12 @@ net::awaitable<std::optional<connection_ptr>> pool::acquire() {
         std::erase(waiters_, w);
       }
     }
-    const auto cs = co_await net::this_coro::cancellation_state;
-    const bool cancelled = cs.cancelled() != net::cancellation_type::none;
-    if (got && cancelled) {
-      // Granted and cancelled at once: pass the lease on.
-      metrics_.upstream_connections_in_use(1);
+    if (!got) {
+      co_return std::nullopt;
+    }
+    metrics_.upstream_connections_in_use(1);
+    if (stop.stop_requested()) {
+      // Granted and stopped at once: pass the lease on.
       if (granted) {
         give_back(std::move(granted));
       } else {
@@ -285,10 +296,6 @@ net::awaitable<std::optional<connection_ptr>> pool::acquire() {
       }
       co_return std::nullopt;
     }
-    if (!got) {
-      co_return std::nullopt;
-    }
-    metrics_.upstream_connections_in_use(1);
     if (granted && !looks_alive(*granted, clock::now())) {
       granted->close();
       granted.reset();  // keep the slot: the caller opens a fresh connection
@@ -298,26 +305,24 @@ net::awaitable<std::optional<connection_ptr>> pool::acquire() {
 }
 
 void pool::give_back(connection_ptr c) {
+  if (stopped()) {
+    forget(std::move(c));  // no more reuse; the slot may still serve a waiter
+    return;
+  }
   metrics_.upstream_connections_in_use(-1);
   c->idle_since = clock::now();
   c->reused = true;
   std::shared_ptr<waiter> w;
   {
     std::lock_guard lock{mu_};
-    if (!stopped_) {
-      if (!waiters_.empty()) {
-        w = grant_locked(std::move(c));
-      } else {
-        idle_.push_back(std::move(c));
-      }
+    if (!waiters_.empty()) {
+      w = grant_locked(std::move(c));
+    } else {
+      idle_.push_back(std::move(c));
     }
   }
   if (w) {
     wake(w);
-  } else if (c) {
-    c->close();  // stopped
-    std::lock_guard lock{mu_};
-    --open_;
   }
 }
 
@@ -390,10 +395,11 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     }
   }
 
-  net::awaitable<attempt_result> fetch();
-  net::awaitable<attempt_result> open(connection& c);
+  net::awaitable<attempt_result> fetch(std::stop_token stop);
+  net::awaitable<attempt_result> open(connection& c, const std::stop_token& stop);
   template <typename Stream>
-  net::awaitable<attempt_result> exchange(Stream& stream, connection& c, bool& reusable,
+  net::awaitable<attempt_result> exchange(Stream& stream, connection& c,
+                                          const std::stop_token& stop, bool& reusable,
                                           bool& silent);
 
   std::shared_ptr<const std::vector<tcp::endpoint>> current_endpoints() const {
@@ -454,14 +460,13 @@ net::awaitable<void> client::impl::refresh_names() {
   }
 }
 
-net::awaitable<attempt_result> client::impl::open(connection& c) {
+net::awaitable<attempt_result> client::impl::open(connection& c, const std::stop_token& stop) {
   const auto eps = current_endpoints();
   if (!eps || eps->empty()) {
     co_return failure(outcome::connect_error, net::error::host_not_found);
   }
   auto [ec, endpoint] = co_await net::async_connect(c.socket(), *eps, use_tuple);
-  const auto cs = co_await net::this_coro::cancellation_state;
-  if (cs.cancelled() != net::cancellation_type::none) {
+  if (stop.stop_requested()) {
     co_return failure(outcome::cancelled, ec);
   }
   if (ec) {
@@ -471,16 +476,17 @@ net::awaitable<attempt_result> client::impl::open(connection& c) {
   if (c.tls) {
     // SNI is for names only (RFC 6066); verification checks the name or the
     // address against the certificate.
+    // (SSL_set_tlsext_host_name is a macro with a C cast; this is what it does.)
     if (!host_is_address &&
-        SSL_set_tlsext_host_name(c.tls->native_handle(), target.host.c_str()) != 1) {
+        SSL_ctrl(c.tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 static_cast<void*>(const_cast<char*>(target.host.c_str()))) != 1) {
       co_return failure(outcome::tls_error,
                         error_code{static_cast<int>(::ERR_get_error()),
                                    net::error::get_ssl_category()});
     }
     c.tls->set_verify_callback(ssl::host_name_verification{target.host});
     auto [hs_ec] = co_await c.tls->async_handshake(ssl::stream_base::client, use_tuple);
-    const auto hs_cs = co_await net::this_coro::cancellation_state;
-    if (hs_cs.cancelled() != net::cancellation_type::none) {
+    if (stop.stop_requested()) {
       co_return failure(outcome::cancelled, hs_ec);
     }
     if (hs_ec) {
@@ -499,10 +505,14 @@ net::awaitable<attempt_result> client::impl::open(connection& c) {
 // closed while idle looks exactly like this).
 template <typename Stream>
 net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection& c,
+                                                      const std::stop_token& stop,
                                                       bool& reusable, bool& silent) {
   reusable = false;
   silent = false;
   auto [write_ec, written] = co_await net::async_write(stream, net::buffer(request), use_tuple);
+  if (stop.stop_requested()) {
+    co_return failure(outcome::cancelled, write_ec);
+  }
   if (write_ec) {
     silent = true;
     co_return failure(classify(write_ec), write_ec);
@@ -529,12 +539,8 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
   co_return r;
 }
 
-net::awaitable<attempt_result> client::impl::fetch() {
-  // Cancellation is handled by looking at each step's result, not by letting
-  // the next co_await throw.
-  co_await net::this_coro::throw_if_cancelled(false);
-
-  auto lease = co_await connections.acquire();
+net::awaitable<attempt_result> client::impl::fetch(std::stop_token stop) {
+  auto lease = co_await connections.acquire(stop);
   if (!lease) {
     co_return failure(outcome::cancelled, net::error::operation_aborted);
   }
@@ -543,23 +549,29 @@ net::awaitable<attempt_result> client::impl::fetch() {
     const bool fresh = !conn;
     if (fresh) {
       conn = std::make_unique<connection>(ex, tls_context ? &*tls_context : nullptr);
-      auto opened = co_await open(*conn);
-      if (!opened.ok()) {
-        connections.forget(std::move(conn));
-        co_return opened;
-      }
     }
+    attempt_result r;
     bool reusable = false;
     bool silent = false;
-    // (No co_await inside a conditional expression: g++ 12 miscompiles it.)
-    attempt_result r;
-    if (conn->tls) {
-      r = co_await exchange(*conn->tls, *conn, reusable, silent);
-    } else {
-      r = co_await exchange(*conn->plain, *conn, reusable, silent);
+    {
+      // A stop request closes the connection: whatever step is running, or
+      // about to start, fails at once. (Per-operation cancellation alone can
+      // miss a request that arrives between two steps.) The callback runs on
+      // the caller's strand, which is this coroutine's.
+      std::stop_callback close_on_stop{stop, [c = conn.get()] { c->close(); }};
+      if (fresh) {
+        r = co_await open(*conn, stop);
+      }
+      if (r.ok() || !fresh) {
+        // (No co_await inside a conditional expression: g++ 12 miscompiles it.)
+        if (conn->tls) {
+          r = co_await exchange(*conn->tls, *conn, stop, reusable, silent);
+        } else {
+          r = co_await exchange(*conn->plain, *conn, stop, reusable, silent);
+        }
+      }
     }
-    const auto cs = co_await net::this_coro::cancellation_state;
-    if (cs.cancelled() != net::cancellation_type::none) {
+    if (stop.stop_requested()) {
       connections.forget(std::move(conn));
       co_return failure(outcome::cancelled, r.error);
     }
@@ -625,7 +637,9 @@ bool client::resolved() const {
   return eps && !eps->empty();
 }
 
-net::awaitable<attempt_result> client::fetch() { return impl_->fetch(); }
+net::awaitable<attempt_result> client::fetch(std::stop_token stop) {
+  return impl_->fetch(std::move(stop));
+}
 
 std::size_t client::idle_connections() const { return impl_->connections.idle(); }
 

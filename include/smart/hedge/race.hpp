@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <functional>
+#include <stop_token>
 #include <string>
 
 namespace smart {
@@ -18,9 +19,11 @@ class metrics;
 
 namespace smart::hedge {
 
-// Starts attempt number n (1-based) and yields its result. Must honour
-// terminal cancellation promptly (upstream::client::fetch does).
-using attempt_fn = std::function<boost::asio::awaitable<upstream::attempt_result>(int n)>;
+// Starts attempt number n (1-based) and yields its result. A stop request on
+// `stop` (made on the race's executor) must end the attempt promptly, at any
+// step: upstream::client::fetch closes its connection.
+using attempt_fn =
+    std::function<boost::asio::awaitable<upstream::attempt_result>(int n, std::stop_token stop)>;
 
 // Attempts are numbered 1..max_attempts.
 inline constexpr int max_attempts = 9;
@@ -33,10 +36,10 @@ struct race_result {
                         // collected: a JSON array of the successful bodies, in completion order
 };
 
-// Runs until a verdict; then cancels every outstanding attempt and waits for
+// Runs until a verdict; then stops every outstanding attempt and waits for
 // them to finish, so that nothing outlives the call. Terminal cancellation of
 // the awaiting coroutine (the client went away) ends the race the same way,
-// with verdict::pending. Call on a strand: attempts complete on the caller's
+// with verdict::pending. Call on a strand: attempts run on the caller's
 // executor.
 boost::asio::awaitable<race_result> run_race(policy p, time_point start, time_point deadline,
                                              const attempt_fn& attempt, metrics& m);

@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <memory>
+#include <stop_token>
 #include <string>
 
 namespace smart {
@@ -46,11 +47,12 @@ class client {
   [[nodiscard]] bool resolved() const;
 
   // One attempt. Never throws for upstream reasons: every failure is an
-  // outcome. Unbounded in time by itself; the caller bounds it by emitting
-  // terminal cancellation on the awaiting coroutine, which stops whichever
-  // step is running (waiting for a pooled connection, connect, TLS handshake,
-  // write, read), closes that connection and yields outcome::cancelled.
-  boost::asio::awaitable<attempt_result> fetch();
+  // outcome. Unbounded in time by itself; the caller bounds it with `stop`:
+  // a stop request (made on the awaiting coroutine's executor) closes the
+  // connection in use, so whichever step is running (waiting for a pooled
+  // connection, connect, TLS handshake, write, read) ends at once, and the
+  // attempt yields outcome::cancelled.
+  boost::asio::awaitable<attempt_result> fetch(std::stop_token stop);
 
   // Idle pooled connections right now (for tests and diagnostics).
   [[nodiscard]] std::size_t idle_connections() const;
