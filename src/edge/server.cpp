@@ -23,7 +23,7 @@ constexpr auto use_tuple = net::as_tuple(use_awaitable);
 
 constexpr std::size_t read_chunk = 4096;
 constexpr std::size_t buffer_limit = 16 * 1024;
-// Client timeouts are enforced by a sweep at this period (see server::impl::reap).
+// Client timeouts are enforced by a sweep at this period (see server::impl::sweep).
 constexpr auto sweep_period = std::chrono::milliseconds{100};
 // When closing after an unread request body, drain at most this much.
 constexpr std::size_t linger_limit = 256 * 1024;
@@ -42,16 +42,30 @@ struct client_gone_or_done {
 
 std::int64_t ticks(time_point t) { return t.time_since_epoch().count(); }
 
+bool client_left(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == http::error::partial_message ||
+         ec == net::error::operation_aborted || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::bad_descriptor;
+}
+
 }  // namespace
 
-// One client connection. Lives on its own strand; the coroutine in
-// run_session() owns it, the registry and the sweep hold weak references.
+// One client connection. Lives on its own strand; run_session() owns it, the
+// registry and the sweep hold weak references.
 struct session {
   explicit session(tcp::socket s) : socket{std::move(s)}, buffer{buffer_limit} {}
 
-  // Client timeouts: the sweep closes the socket once this time has passed.
-  void arm(duration d) { expiry.store(ticks(clock::now() + d), std::memory_order_relaxed); }
-  void disarm() { expiry.store(0, std::memory_order_relaxed); }
+  // Client timeouts, enforced by the sweep. Each arm or disarm starts a new
+  // generation, so that a close decided for an old one is not applied to a
+  // connection that has moved on.
+  void arm(duration d) {
+    generation.fetch_add(1, std::memory_order_relaxed);
+    expiry.store(ticks(clock::now() + d), std::memory_order_relaxed);
+  }
+  void disarm() {
+    generation.fetch_add(1, std::memory_order_relaxed);
+    expiry.store(0, std::memory_order_relaxed);
+  }
 
   void close() {
     error_code ignored;
@@ -63,8 +77,12 @@ struct session {
   std::string target;      // request-target of the current request
   std::string request_id;  // X-Request-Id as received, then as answered
   std::string head;        // serialised response head
-  std::atomic<std::int64_t> expiry{0};  // clock ticks; 0 = no client timeout running
-  bool idle = true;                     // between requests (strand only)
+  std::atomic<std::int64_t> expiry{0};       // clock ticks; 0 = no client timeout running
+  std::atomic<std::uint64_t> generation{0};  // see arm()
+  // Strand only: waiting for the next request on a connection that has
+  // already been served (a fresh connection gets to send its first request).
+  bool idle = false;
+  int served = 0;
   std::list<std::weak_ptr<session>>::iterator registry_entry;
 };
 
@@ -79,21 +97,14 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         sweep_timer{strand} {}
 
   net::awaitable<void> accept_loop();
-  net::awaitable<void> run_session(std::shared_ptr<session> s);
   net::awaitable<void> sweep();
+  net::awaitable<void> run_session(std::shared_ptr<session> s);
+  net::awaitable<bool> serve_one(session& s);
   net::awaitable<response> handle_api(session& s, route r, std::string_view query,
                                       time_point start, hedge::race_result& race,
                                       bool& client_gone);
   net::awaitable<void> linger_close(session& s);
-
-  bool admit() {
-    if (api_inflight.fetch_add(1, std::memory_order_relaxed) >= cfg.max_inflight) {
-      api_inflight.fetch_sub(1, std::memory_order_relaxed);
-      return false;
-    }
-    return true;
-  }
-  void release() { api_inflight.fetch_sub(1, std::memory_order_relaxed); }
+  void forget(session& s);
 
   net::io_context& ioc;
   const config& cfg;
@@ -112,14 +123,39 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::list<std::weak_ptr<session>> sessions;
 };
 
+namespace {
+
+// A place under --max-inflight, held for one API request.
+class admission {
+ public:
+  admission(std::atomic<int>& inflight, int limit) : inflight_{inflight} {
+    admitted_ = inflight_.fetch_add(1, std::memory_order_relaxed) < limit;
+    if (!admitted_) {
+      inflight_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  ~admission() {
+    if (admitted_) {
+      inflight_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  admission(const admission&) = delete;
+  admission& operator=(const admission&) = delete;
+
+  [[nodiscard]] bool admitted() const { return admitted_; }
+
+ private:
+  std::atomic<int>& inflight_;
+  bool admitted_ = false;
+};
+
+}  // namespace
+
 net::awaitable<void> server::impl::accept_loop() {
   auto self = shared_from_this();
   net::steady_timer backoff{strand};
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), use_tuple);
-    if (shutting_down.load()) {
-      break;
-    }
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) {
         break;
@@ -130,6 +166,8 @@ net::awaitable<void> server::impl::accept_loop() {
       co_await backoff.async_wait(use_tuple);
       continue;
     }
+    // A connection accepted here is served, even if a shutdown has just
+    // begun: its client may already have sent a request.
     error_code ignored;
     socket.set_option(tcp::no_delay{true}, ignored);
     auto s = std::make_shared<session>(tcp::socket{std::move(socket)});
@@ -137,15 +175,10 @@ net::awaitable<void> server::impl::accept_loop() {
       std::lock_guard lock{sessions_mu};
       s->registry_entry = sessions.insert(sessions.end(), s);
     }
-    net::co_spawn(s->socket.get_executor(), run_session(s), [](const std::exception_ptr& e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::error("session ended by an exception: {}", ex.what());
-        }
-      }
-    });
+    net::co_spawn(s->socket.get_executor(), run_session(s), net::detached);
+    if (shutting_down.load()) {
+      break;
+    }
   }
 }
 
@@ -167,11 +200,25 @@ net::awaitable<void> server::impl::sweep() {
       if (!s) {
         continue;
       }
-      auto due = s->expiry.load(std::memory_order_relaxed);
-      if (due != 0 && now > due && s->expiry.compare_exchange_strong(due, 0)) {
-        net::post(s->socket.get_executor(), [s] { s->close(); });
+      const auto generation = s->generation.load(std::memory_order_relaxed);
+      const auto due = s->expiry.load(std::memory_order_relaxed);
+      if (due != 0 && now > due) {
+        net::post(s->socket.get_executor(), [s, generation] {
+          if (s->generation.load(std::memory_order_relaxed) == generation) {
+            s->close();
+          }
+        });
       }
     }
+  }
+}
+
+void server::impl::forget(session& s) {
+  std::lock_guard lock{sessions_mu};
+  sessions.erase(s.registry_entry);
+  if (sessions.empty() && shutting_down.load()) {
+    // The last connection of a drain: let the sweep end now, not at its next tick.
+    net::post(strand, [self = shared_from_this()] { self->sweep_timer.cancel(); });
   }
 }
 
@@ -191,6 +238,29 @@ net::awaitable<void> server::impl::linger_close(session& s) {
   s.disarm();
 }
 
+net::awaitable<void> server::impl::run_session(std::shared_ptr<session> s) {
+  // Whatever happens below, the connection is closed and unregistered.
+  struct cleanup {
+    cleanup(server::impl& i, session& x) : srv{i}, s{x} {}
+    server::impl& srv;
+    session& s;
+    cleanup(const cleanup&) = delete;
+    cleanup& operator=(const cleanup&) = delete;
+    ~cleanup() {
+      s.disarm();
+      s.close();
+      srv.forget(s);
+    }
+  } guard{*this, *s};
+
+  try {
+    while (co_await serve_one(*s)) {
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("{} connection dropped after an internal error: {}", s->request_id, e.what());
+  }
+}
+
 net::awaitable<response> server::impl::handle_api(session& s, route r, std::string_view query,
                                                   time_point start, hedge::race_result& race,
                                                   bool& client_gone) {
@@ -198,7 +268,8 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
   if (plan.reject) {
     co_return *plan.reject;
   }
-  if (!admit()) {
+  const admission place{api_inflight, cfg.max_inflight};
+  if (!place.admitted()) {
     co_return overloaded_response();
   }
   const auto deadline = start + plan.timeout;
@@ -207,27 +278,25 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
     race = co_await hedge::run_race(plan.policy, start, deadline, attempt, m);
   } else {
     // Race the attempts against the client's connection: if the client goes
-    // away, the race is cancelled and its attempts with it. The result is
-    // written in place rather than passed through the group's completion.
+    // away, the race is cancelled and its attempts with it. The race writes
+    // its result in place.
     const auto ex = co_await net::this_coro::executor;
     auto run = [&]() -> net::awaitable<void> {
       race = co_await hedge::run_race(plan.policy, start, deadline, attempt, m);
     };
+    auto group = net::experimental::make_parallel_group(
+        s.socket.async_read_some(s.buffer.prepare(read_chunk), net::deferred),
+        net::co_spawn(ex, std::move(run), net::deferred));
     auto [order, read_ec, read_n, race_error] =
-        co_await net::experimental::make_parallel_group(
-            s.socket.async_read_some(s.buffer.prepare(read_chunk), net::deferred),
-            net::co_spawn(ex, std::move(run), net::deferred))
-            .async_wait(client_gone_or_done{}, use_awaitable);
+        co_await std::move(group).async_wait(client_gone_or_done{}, use_awaitable);
     if (!read_ec) {
       s.buffer.commit(read_n);
     }
     if (race_error) {
-      release();
       std::rethrow_exception(race_error);
     }
     client_gone = read_ec && read_ec != net::error::operation_aborted;
   }
-  release();
   if (race.decided == hedge::verdict::pending) {
     client_gone = true;
     co_return response{};
@@ -235,128 +304,121 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
   co_return race_response(race, plan);
 }
 
-net::awaitable<void> server::impl::run_session(std::shared_ptr<session> s) {
-  for (;;) {
-    // Between requests: wait for the first byte of the next one. While
-    // shutting down, requests already received are still answered.
-    s->idle = true;
-    if (shutting_down.load() && s->buffer.size() == 0) {
-      break;
+// Reads and answers one request. Returns whether the connection goes on.
+net::awaitable<bool> server::impl::serve_one(session& s) {
+  // Between requests: wait for the first byte of the next one. While shutting
+  // down, requests already received are still answered.
+  if (s.buffer.size() == 0) {
+    if (shutting_down.load() && s.served > 0) {
+      co_return false;
     }
-    if (s->buffer.size() == 0) {
-      s->arm(cfg.keepalive_timeout);
-      auto [ec, n] = co_await s->socket.async_read_some(s->buffer.prepare(read_chunk), use_tuple);
-      if (ec) {
-        break;
-      }
-      s->buffer.commit(n);
+    s.idle = s.served > 0;
+    s.arm(shutting_down.load() || s.served == 0 ? cfg.header_timeout : cfg.keepalive_timeout);
+    auto [ec, n] = co_await s.socket.async_read_some(s.buffer.prepare(read_chunk), use_tuple);
+    s.idle = false;
+    if (ec) {
+      co_return false;
     }
-    s->idle = false;
+    s.buffer.commit(n);
+  }
 
-    s->arm(cfg.header_timeout);
-    request_head parser{s->target, s->request_id};
-    auto [read_ec, header_bytes] =
-        co_await http::async_read_header(s->socket, s->buffer, parser, use_tuple);
-    const auto start = clock::now();
-    s->disarm();
+  s.arm(cfg.header_timeout);
+  request_head parser{s.target, s.request_id};
+  auto [read_ec, header_bytes] =
+      co_await http::async_read_header(s.socket, s.buffer, parser, use_tuple);
+  const auto start = clock::now();
+  s.disarm();
+  if (read_ec && client_left(read_ec)) {
+    co_return false;  // the client left (or timed out) without a complete request
+  }
+  ++s.served;
+  m.request_started();
 
-    response resp;
-    route r = route::not_found;
-    bool keep_alive = true;
-    bool drain_body = false;
-    bool client_gone = false;
-    hedge::race_result race;
+  response resp;
+  route r = route::not_found;
+  bool keep_alive = false;
+  bool drain_body = false;
+  bool client_gone = false;
+  hedge::race_result race;
 
-    if (read_ec) {
-      if (read_ec == http::error::end_of_stream || read_ec == net::error::operation_aborted ||
-          read_ec == net::error::eof || read_ec == net::error::connection_reset ||
-          read_ec == http::error::partial_message) {
-        break;  // the client left (or timed out) without a complete request
-      }
-      m.request_started();
-      if (read_ec == http::error::header_limit) {
-        // A request line that does not even end within the limit is a URI
-        // problem; otherwise the header fields are.
-        resp = parser.has_request_line()
-                   ? error_response(431, "request_too_large", "the request headers exceed 8 KiB")
-                   : error_response(414, "request_too_large", "the request line exceeds 8 KiB");
-      } else {
-        resp = error_response(400, "bad_request", "the request is not valid HTTP/1.1");
-      }
-      keep_alive = false;
+  if (read_ec) {
+    generate_request_id(s.request_id);
+    drain_body = true;
+    if (read_ec == http::error::header_limit) {
+      // A request line that does not even end within the limit is a URI
+      // problem; otherwise the header fields are.
+      resp = parser.has_request_line()
+                 ? error_response(431, "request_too_large", "the request headers exceed 8 KiB")
+                 : error_response(414, "request_too_large", "the request line exceeds 8 KiB");
+    } else {
+      resp = error_response(400, "bad_request", "the request is not valid HTTP/1.1");
+    }
+  } else {
+    if (!is_valid_request_id(s.request_id)) {
+      generate_request_id(s.request_id);
+    }
+    keep_alive = parser.keep_alive();
+    const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
+    if (has_body) {
+      keep_alive = false;  // the body is not read: the connection cannot go on
       drain_body = true;
-      generate_request_id(s->request_id);
-    } else {
-      if (!is_valid_request_id(s->request_id)) {
-        generate_request_id(s->request_id);
-      }
-      keep_alive = parser.keep_alive();
-      const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
-      if (has_body) {
-        keep_alive = false;  // the body is not read: the connection cannot go on
-        drain_body = true;
-      }
-      const std::string_view target{s->target};
-      const auto q = target.find('?');
-      const auto path = target.substr(0, q);
-      const auto query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-      r = find_route(path);
-      const auto method = parser.method();
-      m.request_started();
-      if (r == route::not_found) {
-        resp = not_found_response();
-      } else if (method != http::verb::get && method != http::verb::head) {
-        resp = method_not_allowed_response();
-      } else if (has_body) {
-        resp = error_response(413, "request_too_large", "requests to this service carry no body");
-      } else if (is_api(r)) {
-        resp = co_await handle_api(*s, r, query, start, race, client_gone);
-      } else {
-        resp = service_response(r, !shutting_down.load(), m);
-      }
     }
+    const std::string_view target{s.target};
+    const auto q = target.find('?');
+    const auto path = target.substr(0, q);
+    const auto query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+    r = find_route(path);
+    const auto method = parser.method();
+    if (r == route::not_found) {
+      resp = not_found_response();
+    } else if (method != http::verb::get && method != http::verb::head) {
+      resp = method_not_allowed_response();
+    } else if (has_body) {
+      resp = error_response(413, "request_too_large", "requests to this service carry no body");
+    } else if (is_api(r)) {
+      try {
+        resp = co_await handle_api(s, r, query, start, race, client_gone);
+      } catch (const std::exception& e) {
+        spdlog::error("{} internal error: {}", s.request_id, e.what());
+        resp = error_response(500, "internal_error", "the request could not be processed");
+        keep_alive = false;
+      }
+    } else {
+      resp = service_response(r, !shutting_down.load(), m);
+    }
+  }
 
+  if (shutting_down.load() && s.buffer.size() == 0) {
+    keep_alive = false;  // the last response on this connection
+  }
+  error_code write_ec;
+  if (client_gone) {
+    resp.status = 499;  // nginx's "client closed request", for the log and metrics
+  } else {
     const bool head_only = !read_ec && parser.method() == http::verb::head;
-    if (shutting_down.load() && s->buffer.size() == 0) {
-      keep_alive = false;  // the last response on this connection
-    }
-    error_code write_ec;
-    if (client_gone) {
-      resp.status = 499;  // nginx's "client closed request", for the log and metrics
-    } else {
-      serialize_head(resp, {s->request_id, keep_alive, parser.version() == 10}, s->head);
-      const std::array<net::const_buffer, 2> buffers{
-          net::buffer(s->head),
-          head_only ? net::const_buffer{} : net::buffer(resp.payload())};
-      s->arm(cfg.header_timeout);  // a client that does not read its response is dropped
-      std::size_t written = 0;
-      std::tie(write_ec, written) = co_await net::async_write(s->socket, buffers, use_tuple);
-      s->disarm();
-    }
-    const auto elapsed = clock::now() - start;
-    m.request_finished(r, resp.status, elapsed);
-    if (cfg.access_log) {
-      spdlog::info("{} \"{} {}\" {} {:.3f}ms attempts={} winner={}", s->request_id,
-                   read_ec ? std::string_view{"-"} : parser.method_text(), path_of(r),
-                   resp.status, std::chrono::duration<double, std::milli>(elapsed).count(),
-                   race.attempts_started, race.winner);
-    }
-    if (write_ec || client_gone || !keep_alive) {
-      if (drain_body && !write_ec && !client_gone) {
-        co_await linger_close(*s);
-      }
-      break;
-    }
+    serialize_head(resp, {s.request_id, keep_alive, parser.version() == 10}, s.head);
+    const std::array<net::const_buffer, 2> buffers{
+        net::buffer(s.head), head_only ? net::const_buffer{} : net::buffer(resp.payload())};
+    s.arm(cfg.header_timeout);  // a client that does not read its response is dropped
+    std::size_t written = 0;
+    std::tie(write_ec, written) = co_await net::async_write(s.socket, buffers, use_tuple);
+    s.disarm();
   }
-
-  s->disarm();
-  s->close();
-  std::lock_guard lock{sessions_mu};
-  sessions.erase(s->registry_entry);
-  if (sessions.empty() && shutting_down.load()) {
-    // The last connection of a drain: let the sweep end now, not at its next tick.
-    net::post(strand, [self = shared_from_this()] { self->sweep_timer.cancel(); });
+  const auto elapsed = clock::now() - start;
+  m.request_finished(r, resp.status, elapsed);
+  if (cfg.access_log) {
+    spdlog::info("{} \"{} {}\" {} {:.3f}ms attempts={} winner={}", s.request_id,
+                 read_ec ? std::string_view{"-"} : parser.method_text(), path_of(r), resp.status,
+                 std::chrono::duration<double, std::milli>(elapsed).count(),
+                 race.attempts_started, race.winner);
   }
+  if (write_ec || client_gone || !keep_alive) {
+    if (drain_body && !write_ec && !client_gone) {
+      co_await linger_close(s);
+    }
+    co_return false;
+  }
+  co_return true;
 }
 
 // ---------------------------------------------------------------------------
@@ -396,9 +458,11 @@ void server::shutdown() {
   std::lock_guard lock{self->sessions_mu};
   for (const auto& weak : self->sessions) {
     if (auto s = weak.lock()) {
-      // Idle keep-alive connections close now; the others after their response.
+      // Idle keep-alive connections close now (unless a request is already
+      // arriving); the others after their response.
       net::post(s->socket.get_executor(), [s] {
-        if (s->idle) {
+        error_code ec;
+        if (s->idle && s->socket.available(ec) == 0) {
           s->close();
         }
       });
