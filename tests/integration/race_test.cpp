@@ -1,0 +1,190 @@
+// The race engine with scripted attempts (timers, no sockets): which attempts
+// start when, that losers are cancelled, and that nothing outlives the race.
+// Delays are 10x apart from the bounds asserted.
+
+#include "smart/hedge/race.hpp"
+#include "smart/metrics.hpp"
+#include "smart/net.hpp"
+
+#include "service_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace smart::hedge {
+namespace {
+
+using namespace std::chrono_literals;
+using ms = std::chrono::milliseconds;
+using upstream::outcome;
+
+struct scripted {
+  struct step {
+    ms delay;
+    outcome result;
+    std::string body = R"({"time": 1})";
+  };
+  struct event {
+    int attempt;
+    std::string what;  // start, finish, cancelled
+    ms at;
+  };
+
+  explicit scripted(std::vector<step> script) : steps{std::move(script)} {}
+
+  std::vector<step> steps;
+  std::vector<event> log;
+  time_point t0 = clock::now();
+
+  ms now() const { return std::chrono::duration_cast<ms>(clock::now() - t0); }
+
+  attempt_fn fn() {
+    return [this](int n, std::stop_token stop) -> net::awaitable<upstream::attempt_result> {
+      log.push_back({n, "start", now()});
+      const auto& s = steps.at(static_cast<std::size_t>(n - 1));
+      net::steady_timer timer{co_await net::this_coro::executor, s.delay};
+      // Honour a stop request at any time, like the upstream client.
+      std::stop_callback on_stop{stop, [&timer] { timer.cancel(); }};
+      auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+      upstream::attempt_result r;
+      if (ec) {
+        log.push_back({n, "cancelled", now()});
+        r.result = outcome::cancelled;
+        co_return r;
+      }
+      log.push_back({n, "finish", now()});
+      r.result = s.result;
+      r.body = s.body;
+      co_return r;
+    };
+  }
+
+  ms when(int attempt, const std::string& what) const {
+    for (const auto& e : log) {
+      if (e.attempt == attempt && e.what == what) {
+        return e.at;
+      }
+    }
+    return ms{-1};
+  }
+};
+
+struct run_result {
+  race_result race;
+  ms took;
+};
+
+run_result run(scripted& script, policy p, ms timeout, metrics& m,
+               std::optional<ms> client_leaves = std::nullopt) {
+  net::io_context ioc;
+  attempt_fn fn = script.fn();
+  net::cancellation_signal client;
+  std::optional<race_result> result;
+  script.t0 = clock::now();
+  net::co_spawn(ioc, run_race(p, script.t0, script.t0 + timeout, fn, m),
+                net::bind_cancellation_slot(client.slot(),
+                                            [&](const std::exception_ptr& e, race_result r) {
+                                              if (e) {
+                                                std::rethrow_exception(e);
+                                              }
+                                              result = std::move(r);
+                                            }));
+  net::steady_timer leave{ioc};
+  if (client_leaves) {
+    leave.expires_after(*client_leaves);
+    leave.async_wait([&](const error_code& ec) {
+      if (!ec) {
+        client.emit(net::cancellation_type::terminal);
+      }
+    });
+  }
+  ioc.run_for(10s);
+  EXPECT_TRUE(result.has_value()) << "the race did not finish";
+  return {result.value_or(race_result{}), script.now()};
+}
+
+TEST(Race, HedgesAtTheDelayAndCancelsTheLosersWhenAttemptOneWins) {
+  metrics m;
+  scripted s{{{600ms, outcome::success, R"({"time": 600})"},
+              {5000ms, outcome::success},
+              {5000ms, outcome::success}}};
+  const auto r = run(s, policy::hedged(2, 300ms), 2000ms, m);
+  EXPECT_EQ(r.race.decided, verdict::success);
+  EXPECT_EQ(r.race.winner, 1);
+  EXPECT_EQ(r.race.body, R"({"time": 600})");
+  EXPECT_EQ(r.race.attempts_started, 3);
+  EXPECT_GE(s.when(2, "start"), 295ms);
+  EXPECT_LT(s.when(2, "start"), 450ms);
+  EXPECT_GE(s.when(3, "start"), 295ms);
+  // The losers were cancelled as soon as attempt 1 won, before run_race returned.
+  EXPECT_GE(s.when(2, "cancelled"), s.when(1, "finish"));
+  EXPECT_GE(s.when(3, "cancelled"), s.when(1, "finish"));
+  EXPECT_LT(r.took, 1500ms);
+  EXPECT_EQ(testing::metric_value(m.render(), "smart_upstream_attempts_total",
+                                  {{"outcome", "cancelled"}}),
+            2);
+}
+
+TEST(Race, EarlyFailureStartsTheHedgesAtOnce) {
+  metrics m;
+  scripted s{{{20ms, outcome::http_error}, {30ms, outcome::success}, {5000ms, outcome::success}}};
+  const auto r = run(s, policy::hedged(2, 300ms), 2000ms, m);
+  EXPECT_EQ(r.race.decided, verdict::success);
+  EXPECT_EQ(r.race.winner, 2);
+  EXPECT_LT(s.when(2, "start"), 200ms);
+  EXPECT_EQ(s.when(2, "start"), s.when(3, "start"));
+  EXPECT_EQ(testing::metric_value(m.render(), "smart_hedges_total", {{"reason", "failure"}}), 1);
+}
+
+TEST(Race, DeadlineCancelsEverythingAndCountsTimeouts) {
+  metrics m;
+  scripted s{{{5000ms, outcome::success}, {5000ms, outcome::success}, {5000ms, outcome::success}}};
+  const auto r = run(s, policy::hedged(2, 300ms), 500ms, m);
+  EXPECT_EQ(r.race.decided, verdict::deadline);
+  EXPECT_GE(r.took, 500ms);
+  EXPECT_LT(r.took, 600ms);
+  for (int a = 1; a <= 3; ++a) {
+    EXPECT_GE(s.when(a, "cancelled"), 500ms) << a;
+  }
+  EXPECT_EQ(testing::metric_value(m.render(), "smart_upstream_attempts_total",
+                                  {{"outcome", "timeout"}}),
+            3);
+}
+
+TEST(Race, ClientLeavingCancelsEverythingAtOnce) {
+  metrics m;
+  scripted s{{{5000ms, outcome::success}, {5000ms, outcome::success}, {5000ms, outcome::success}}};
+  const auto r = run(s, policy::hedged(2, 300ms), 3000ms, m, 100ms);
+  EXPECT_EQ(r.race.decided, verdict::pending);
+  EXPECT_EQ(r.race.attempts_started, 1);  // it left before the hedge delay
+  EXPECT_GE(s.when(1, "cancelled"), 100ms);
+  EXPECT_LT(r.took, 250ms);
+  EXPECT_EQ(testing::metric_value(m.render(), "smart_upstream_attempts_total",
+                                  {{"outcome", "cancelled"}}),
+            1);
+}
+
+TEST(Race, CollectsSuccessesInCompletionOrder) {
+  metrics m;
+  scripted s{{{200ms, outcome::success, R"({"time": 200})"},
+              {50ms, outcome::success, R"({"time": 50})"},
+              {5000ms, outcome::success, R"({"time": 5000})"}}};
+  const auto r = run(s, policy::all_at_once(3, rule::by_deadline), 500ms, m);
+  EXPECT_EQ(r.race.decided, verdict::collected);
+  EXPECT_EQ(r.race.body, R"([{"time": 50},{"time": 200}])");
+  EXPECT_GE(r.took, 500ms);
+}
+
+TEST(Race, AllFailedEndsAtOnce) {
+  metrics m;
+  scripted s{{{10ms, outcome::reset}, {20ms, outcome::invalid_body}, {30ms, outcome::timeout}}};
+  const auto r = run(s, policy::all_at_once(3, rule::first_success), 2000ms, m);
+  EXPECT_EQ(r.race.decided, verdict::all_failed);
+  EXPECT_LT(r.took, 200ms);
+}
+
+}  // namespace
+}  // namespace smart::hedge
