@@ -8,8 +8,14 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <unistd.h>
+
+#include <sys/resource.h>
+
 #include <array>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -45,10 +51,84 @@ prometheus::Histogram::BucketBoundaries latency_buckets() {
 
 double seconds(duration d) { return std::chrono::duration<double>(d).count(); }
 
+// The standard process metrics (process_*), read from /proc at scrape time.
+struct process_stats {
+  double cpu_seconds = 0;
+  double resident_bytes = 0;
+  double open_fds = 0;
+  double max_fds = 0;
+};
+
+// Fields of /proc/self/stat after the command name, which may contain spaces.
+std::vector<std::string> stat_fields() {
+  std::ifstream in{"/proc/self/stat"};
+  std::string line;
+  std::getline(in, line);
+  const auto close = line.rfind(')');
+  std::istringstream rest{close == std::string::npos ? std::string{} : line.substr(close + 2)};
+  std::vector<std::string> fields;
+  for (std::string f; rest >> f;) {
+    fields.push_back(f);
+  }
+  return fields;  // fields[0] is field 3 (state)
+}
+
+process_stats read_process_stats() {
+  process_stats out;
+  const auto ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const auto fields = stat_fields();
+  if (fields.size() > 21 && ticks > 0) {
+    out.cpu_seconds = (std::stod(fields[11]) + std::stod(fields[12])) / ticks;  // utime + stime
+    out.resident_bytes = std::stod(fields[21]) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  }
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it{"/proc/self/fd", ec}, end; !ec && it != end;
+       it.increment(ec)) {
+    out.open_fds += 1;
+  }
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    out.max_fds = static_cast<double>(limit.rlim_cur);
+  }
+  return out;
+}
+
+// When the process started, in seconds since the Unix epoch: boot time plus
+// the start time in /proc/self/stat; the present moment if /proc says nothing.
+double process_start_time() {
+  std::ifstream stat{"/proc/stat"};
+  double boot = 0;
+  for (std::string key; stat >> key;) {
+    if (key == "btime") {
+      stat >> boot;
+      break;
+    }
+  }
+  const auto fields = stat_fields();
+  const auto ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  if (boot > 0 && fields.size() > 19 && ticks > 0) {
+    return boot + std::stod(fields[19]) / ticks;
+  }
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+prometheus::MetricFamily single(std::string name, std::string help, prometheus::MetricType type,
+                                double value) {
+  prometheus::ClientMetric metric;
+  if (type == prometheus::MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  return {std::move(name), std::move(help), type, {metric}};
+}
+
 }  // namespace
 
 struct metrics::impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  double start_time = process_start_time();
 
   std::vector<std::array<prometheus::Counter*, known_codes.size() + 1>> requests;  // [route][code]
   std::vector<prometheus::Histogram*> request_duration;                            // [route]
@@ -173,8 +253,23 @@ void metrics::won(int attempt) {
 }
 
 std::string metrics::render() const {
+  auto families = impl_->registry->Collect();
+  const auto p = read_process_stats();
+  using prometheus::MetricType;
+  families.push_back(single("process_start_time_seconds",
+                            "Start time of the process since the Unix epoch, in seconds.",
+                            MetricType::Gauge, impl_->start_time));
+  families.push_back(single("process_cpu_seconds_total",
+                            "User and system CPU time spent, in seconds.", MetricType::Counter,
+                            p.cpu_seconds));
+  families.push_back(single("process_resident_memory_bytes", "Resident memory size in bytes.",
+                            MetricType::Gauge, p.resident_bytes));
+  families.push_back(single("process_open_fds", "Open file descriptors.", MetricType::Gauge,
+                            p.open_fds));
+  families.push_back(single("process_max_fds", "Limit of open file descriptors.",
+                            MetricType::Gauge, p.max_fds));
   std::ostringstream out;
-  prometheus::TextSerializer{}.Serialize(out, impl_->registry->Collect());
+  prometheus::TextSerializer{}.Serialize(out, families);
   return out.str();
 }
 
