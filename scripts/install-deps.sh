@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing smart-api needs on Debian 12 (bookworm).
-# Run as root (or with sudo). Idempotent.
+# Run as root (or with sudo). Idempotent: installs only what is missing.
 #
-#   scripts/install-deps.sh           build and test dependencies
-#   scripts/install-deps.sh --tools   also the tools for end-to-end checks and benchmarks
+#   scripts/install-deps.sh           build dependencies
+#   scripts/install-deps.sh --tools   also the tools of the end-to-end checks and benchmarks
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -17,8 +17,12 @@ packages=(
 if [[ ${1:-} == --tools ]]; then
   # --no-install-recommends matters: docker-compose would otherwise pull in a
   # whole Docker engine, prometheus a node exporter.
-  packages+=(prometheus docker-compose wrk nginx shellcheck chromium gnuplot-nox nodejs npm
-             clang libclang-rt-14-dev python3)
+  packages+=(python3 prometheus docker-compose shellcheck chromium wrk nginx gnuplot-nox
+             clang libclang-rt-14-dev)
+  # Node.js may come from elsewhere (a newer release); only install Debian's
+  # when there is none.
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
 fi
 
 missing=()

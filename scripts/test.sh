@@ -8,5 +8,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-ci}
-scripts/install-deps.sh
+scripts/install-deps.sh --tools
 cmake --workflow --preset "$preset"
