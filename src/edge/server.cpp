@@ -391,10 +391,15 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
   if (shutting_down.load() && s.buffer.size() == 0) {
     keep_alive = false;  // the last response on this connection
   }
-  error_code write_ec;
+  // Metrics are recorded before the response leaves: once a client has its
+  // answer, every counter already shows it.
   if (client_gone) {
     resp.status = 499;  // nginx's "client closed request", for the log and metrics
-  } else {
+  }
+  const auto elapsed = clock::now() - start;
+  m.request_finished(r, resp.status, elapsed);
+  error_code write_ec;
+  if (!client_gone) {
     const bool head_only = !read_ec && parser.method() == http::verb::head;
     serialize_head(resp, {s.request_id, keep_alive, parser.version() == 10}, s.head);
     const std::array<net::const_buffer, 2> buffers{
@@ -404,8 +409,6 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
     std::tie(write_ec, written) = co_await net::async_write(s.socket, buffers, use_tuple);
     s.disarm();
   }
-  const auto elapsed = clock::now() - start;
-  m.request_finished(r, resp.status, elapsed);
   if (cfg.access_log) {
     spdlog::info("{} \"{} {}\" {} {:.3f}ms attempts={} winner={}", s.request_id,
                  read_ec ? std::string_view{"-"} : parser.method_text(), path_of(r), resp.status,
