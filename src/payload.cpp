@@ -1,111 +1,362 @@
 #include "smart/payload.hpp"
 
-#include <nlohmann/json.hpp>
-
+#include <array>
 #include <cstddef>
-#include <string>
+#include <cstdint>
 
 namespace smart {
 
 namespace {
 
-// SAX consumer that accepts exactly the shape of spec §1 and stops at the
-// first event that rules it out.
-class payload_checker {
+// A strict RFC 8259 validator specialised for the payload rule: one pass over
+// the bytes, no allocation, nothing built. Nesting is bounded so that a
+// hostile body cannot exhaust the stack.
+class checker {
  public:
-  using json = nlohmann::json;
+  explicit checker(std::string_view text) : p_{text.data()}, end_{text.data() + text.size()} {}
 
-  [[nodiscard]] bool accepted() const { return time_seen_; }
-
-  bool null() { return scalar(false); }
-  bool boolean(bool /*value*/) { return scalar(false); }
-  bool number_integer(json::number_integer_t value) { return scalar(value >= 0); }
-  bool number_unsigned(json::number_unsigned_t /*value*/) { return scalar(true); }
-  bool number_float(json::number_float_t /*value*/, const json::string_t& /*text*/) {
-    return scalar(false);
-  }
-  bool string(json::string_t& /*value*/) { return scalar(false); }
-  bool binary(json::binary_t& /*value*/) { return scalar(false); }
-
-  bool start_object(std::size_t /*elements*/) {
-    if (depth_ == 0 && seen_root_) {
+  bool run() {
+    skip_space();
+    if (!object(0, true)) {
       return false;
     }
-    seen_root_ = true;
-    if (!container_value()) {
-      return false;
-    }
-    ++depth_;
-    return true;
-  }
-  bool end_object() {
-    --depth_;
-    return true;
-  }
-  bool start_array(std::size_t /*elements*/) {
-    if (depth_ == 0) {
-      return false;  // the document must be an object
-    }
-    if (!container_value()) {
-      return false;
-    }
-    ++depth_;
-    return true;
-  }
-  bool end_array() {
-    --depth_;
-    return true;
-  }
-  bool key(json::string_t& name) {
-    if (depth_ == 1 && name == "time") {
-      if (time_seen_ || expecting_time_) {
-        return false;  // a repeated "time" member is ambiguous: reject it
-      }
-      expecting_time_ = true;
-    }
-    return true;
-  }
-  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
-                   const nlohmann::detail::exception& /*error*/) {
-    return false;
+    skip_space();
+    return p_ == end_ && time_ok_;
   }
 
  private:
-  // A scalar value: at the top level it is not an object; as the value of the
-  // top-level "time" member it decides the outcome.
-  bool scalar(bool acceptable_time) {
-    if (depth_ == 0) {
+  static constexpr int max_depth = 64;
+
+  void skip_space() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) {
+      ++p_;
+    }
+  }
+
+  bool take(char c) {
+    if (p_ != end_ && *p_ == c) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() ||
+        std::string_view{p_, word.size()} != word) {
       return false;
     }
-    if (depth_ == 1 && expecting_time_) {
-      expecting_time_ = false;
-      time_seen_ = acceptable_time;
-      return acceptable_time;
+    p_ += word.size();
+    return true;
+  }
+
+  static int hex(char c) {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+      return c - 'A' + 10;
+    }
+    return -1;
+  }
+
+  // Four hex digits after "\u".
+  bool hex4(unsigned& value) {
+    if (end_ - p_ < 4) {
+      return false;
+    }
+    value = 0;
+    for (int i = 0; i < 4; ++i) {
+      const int h = hex(*p_++);
+      if (h < 0) {
+        return false;
+      }
+      value = value * 16 + static_cast<unsigned>(h);
     }
     return true;
   }
 
-  // An object or array as a value: never acceptable for "time".
-  bool container_value() { return !(depth_ == 1 && expecting_time_); }
+  // One UTF-8 sequence starting with the non-ASCII byte `lead` (RFC 3629:
+  // shortest form, no surrogates, at most U+10FFFF).
+  bool utf8(unsigned char lead) {
+    int more = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      more = 1;
+    } else if (lead == 0xE0) {
+      more = 2;
+      lo = 0xA0;
+    } else if ((lead >= 0xE1 && lead <= 0xEC) || lead == 0xEE || lead == 0xEF) {
+      more = 2;
+    } else if (lead == 0xED) {
+      more = 2;
+      hi = 0x9F;
+    } else if (lead == 0xF0) {
+      more = 3;
+      lo = 0x90;
+    } else if (lead >= 0xF1 && lead <= 0xF3) {
+      more = 3;
+    } else if (lead == 0xF4) {
+      more = 3;
+      hi = 0x8F;
+    } else {
+      return false;
+    }
+    for (int i = 0; i < more; ++i) {
+      if (p_ == end_) {
+        return false;
+      }
+      const auto c = static_cast<unsigned char>(*p_++);
+      if (c < lo || c > hi) {
+        return false;
+      }
+      lo = 0x80;
+      hi = 0xBF;
+    }
+    return true;
+  }
 
-  int depth_ = 0;
-  bool seen_root_ = false;
-  bool expecting_time_ = false;
+  // The decoded form of a short, already validated string with escapes, for
+  // member names such as "ti\u006De"; longer ones cannot be "time" anyway.
+  std::string_view unescape_short(std::string_view raw) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      char c = raw[i];
+      if (c == '\\') {
+        const char e = raw[++i];
+        if (e == 'u') {
+          unsigned cp = 0;
+          for (int k = 0; k < 4; ++k) {
+            cp = cp * 16 + static_cast<unsigned>(hex(raw[++i]));
+          }
+          if (cp >= 0x80) {
+            return {};  // not ASCII: not "time"
+          }
+          c = static_cast<char>(cp);
+        } else {
+          c = e == 'b' ? '\b' : e == 'f' ? '\f' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
+        }
+      }
+      if (n == name_buffer_.size()) {
+        return {};
+      }
+      name_buffer_[n++] = c;
+    }
+    return {name_buffer_.data(), n};
+  }
+
+  // A string, after its opening quote; `name` receives its decoded contents
+  // when short (enough to recognise "time").
+  bool string(std::string_view* name = nullptr) {
+    const char* const begin = p_;
+    bool escaped = false;
+    while (p_ != end_) {
+      const auto c = static_cast<unsigned char>(*p_++);
+      if (c == '"') {
+        if (name != nullptr) {
+          *name = escaped ? unescape_short({begin, static_cast<std::size_t>(p_ - 1 - begin)})
+                          : std::string_view{begin, static_cast<std::size_t>(p_ - 1 - begin)};
+        }
+        return true;
+      }
+      if (c < 0x20) {
+        return false;  // control characters must be escaped
+      }
+      if (c == '\\') {
+        escaped = true;
+        if (p_ == end_) {
+          return false;
+        }
+        const char e = *p_++;
+        if (e == 'u') {
+          unsigned cp = 0;
+          if (!hex4(cp)) {
+            return false;
+          }
+          if (cp >= 0xD800 && cp <= 0xDBFF) {  // a high surrogate needs its low half
+            unsigned low = 0;
+            if (!take('\\') || !take('u') || !hex4(low) || low < 0xDC00 || low > 0xDFFF) {
+              return false;
+            }
+          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return false;
+          }
+        } else if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' &&
+                   e != 'r' && e != 't') {
+          return false;
+        }
+      } else if (c >= 0x80 && !utf8(c)) {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  // A number; reports whether it is a non-negative integer that fits in 64
+  // bits (the only acceptable "time").
+  bool number(bool& non_negative_integer) {
+    const bool negative = take('-');
+    if (p_ == end_) {
+      return false;
+    }
+    std::uint64_t value = 0;
+    bool fits = true;
+    if (*p_ == '0') {
+      ++p_;
+    } else if (*p_ >= '1' && *p_ <= '9') {
+      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') {
+        const auto digit = static_cast<std::uint64_t>(*p_ - '0');
+        if (value > (UINT64_MAX - digit) / 10) {
+          fits = false;
+        } else {
+          value = value * 10 + digit;
+        }
+        ++p_;
+      }
+    } else {
+      return false;
+    }
+    bool integer = true;
+    if (take('.')) {
+      integer = false;
+      if (p_ == end_ || *p_ < '0' || *p_ > '9') {
+        return false;
+      }
+      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') {
+        ++p_;
+      }
+    }
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+      integer = false;
+      ++p_;
+      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) {
+        ++p_;
+      }
+      if (p_ == end_ || *p_ < '0' || *p_ > '9') {
+        return false;
+      }
+      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') {
+        ++p_;
+      }
+    }
+    // "-0" is zero: an integer, and not negative.
+    non_negative_integer = integer && fits && (!negative || value == 0);
+    return true;
+  }
+
+  bool value(int depth, bool* good_time) {
+    if (p_ == end_) {
+      return false;
+    }
+    bool is_time = false;
+    bool ok = false;
+    switch (*p_) {
+      case '{':
+        ok = object(depth + 1, false);
+        break;
+      case '[':
+        ok = array(depth + 1);
+        break;
+      case '"':
+        ++p_;
+        ok = string();
+        break;
+      case 't':
+        ok = literal("true");
+        break;
+      case 'f':
+        ok = literal("false");
+        break;
+      case 'n':
+        ok = literal("null");
+        break;
+      default:
+        ok = number(is_time);
+        break;
+    }
+    if (good_time != nullptr) {
+      *good_time = ok && is_time;
+    }
+    return ok;
+  }
+
+  bool array(int depth) {
+    if (depth > max_depth || !take('[')) {
+      return false;
+    }
+    skip_space();
+    if (take(']')) {
+      return true;
+    }
+    for (;;) {
+      skip_space();
+      if (!value(depth, nullptr)) {
+        return false;
+      }
+      skip_space();
+      if (take(']')) {
+        return true;
+      }
+      if (!take(',')) {
+        return false;
+      }
+    }
+  }
+
+  // An object; at the top level, also checks its "time" member.
+  bool object(int depth, bool top) {
+    if (depth > max_depth || !take('{')) {
+      return false;
+    }
+    skip_space();
+    if (take('}')) {
+      return true;
+    }
+    for (;;) {
+      skip_space();
+      std::string_view name;
+      if (!take('"') || !string(&name)) {
+        return false;
+      }
+      skip_space();
+      if (!take(':')) {
+        return false;
+      }
+      skip_space();
+      if (top && name == "time") {
+        if (time_seen_) {
+          return false;  // a repeated "time" member is ambiguous: reject it
+        }
+        time_seen_ = true;
+        if (!value(depth, &time_ok_) || !time_ok_) {
+          return false;
+        }
+      } else if (!value(depth, nullptr)) {
+        return false;
+      }
+      skip_space();
+      if (take('}')) {
+        return true;
+      }
+      if (!take(',')) {
+        return false;
+      }
+    }
+  }
+
+  const char* p_;
+  const char* end_;
+  std::array<char, 8> name_buffer_{};
   bool time_seen_ = false;
+  bool time_ok_ = false;
 };
 
 }  // namespace
 
-bool is_valid_payload(std::string_view body) noexcept {
-  payload_checker checker;
-  try {
-    const bool parsed = nlohmann::json::sax_parse(body, &checker, nlohmann::json::input_format_t::json,
-                                                  /*strict=*/true, /*ignore_comments=*/false);
-    return parsed && checker.accepted();
-  } catch (...) {
-    // Allocation failure while reading a key; treat as a failed attempt.
-    return false;
-  }
-}
+bool is_valid_payload(std::string_view body) noexcept { return checker{body}.run(); }
 
 }  // namespace smart
