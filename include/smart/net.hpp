@@ -3,7 +3,6 @@
 // from translation units that do I/O, never from light headers.
 
 #include <boost/asio.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>

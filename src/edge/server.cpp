@@ -8,6 +8,9 @@
 #include "smart/net.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <atomic>
 #include <list>
@@ -29,16 +32,13 @@ constexpr auto sweep_period = std::chrono::milliseconds{100};
 constexpr std::size_t linger_limit = 256 * 1024;
 constexpr auto linger_time = std::chrono::seconds{2};
 
-// Ends the race when the client has gone (its read fails) or the race is
-// over; data from the client (a pipelined request) keeps the race going.
-struct client_gone_or_done {
-  net::cancellation_type_t operator()(const error_code& ec, std::size_t /*n*/) const {
-    return ec ? net::cancellation_type::terminal : net::cancellation_type::none;
-  }
-  net::cancellation_type_t operator()(const std::exception_ptr& /*error*/) const {
-    return net::cancellation_type::terminal;
-  }
-};
+// Whether a client connection that became readable was closed by the client
+// (rather than carrying its next request early, which pipelining allows).
+bool closed_by_peer(int fd) {
+  char probe = 0;
+  const auto n = ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
 
 std::int64_t ticks(time_point t) { return t.time_since_epoch().count(); }
 
@@ -50,9 +50,9 @@ bool client_left(const error_code& ec) {
 
 }  // namespace
 
-// One client connection. Lives on its own strand; run_session() owns it, the
-// registry and the sweep hold weak references.
-struct session {
+// One client connection. Lives on its own strand (or the only I/O thread);
+// run_session() owns it, the registry and the sweep hold weak references.
+struct session : std::enable_shared_from_this<session> {
   explicit session(tcp::socket s) : socket{std::move(s)}, buffer{buffer_limit} {}
 
   // Client timeouts, enforced by the sweep. Each arm or disarm starts a new
@@ -83,6 +83,9 @@ struct session {
   // already been served (a fresh connection gets to send its first request).
   bool idle = false;
   int served = 0;
+  // While a race runs: the readability watch that notices a client leaving.
+  bool watching = false;
+  hedge::race_abort* watch_abort = nullptr;
   std::list<std::weak_ptr<session>>::iterator registry_entry;
 };
 
@@ -155,7 +158,12 @@ net::awaitable<void> server::impl::accept_loop() {
   auto self = shared_from_this();
   net::steady_timer backoff{strand};
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), use_tuple);
+    // With one I/O thread there is nothing to serialise: strands would only
+    // add a hop to every completion.
+    const net::any_io_executor session_executor =
+        cfg.threads > 1 ? net::any_io_executor{net::make_strand(ioc)}
+                        : net::any_io_executor{ioc.get_executor()};
+    auto [ec, socket] = co_await acceptor.async_accept(session_executor, use_tuple);
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) {
         break;
@@ -278,24 +286,25 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
     race = co_await hedge::run_race(plan.policy, start, deadline, attempt, m);
   } else {
     // Race the attempts against the client's connection: if the client goes
-    // away, the race is cancelled and its attempts with it. The race writes
-    // its result in place.
-    const auto ex = co_await net::this_coro::executor;
-    auto run = [&]() -> net::awaitable<void> {
-      race = co_await hedge::run_race(plan.policy, start, deadline, attempt, m);
-    };
-    auto group = net::experimental::make_parallel_group(
-        s.socket.async_read_some(s.buffer.prepare(read_chunk), net::deferred),
-        net::co_spawn(ex, std::move(run), net::deferred));
-    auto [order, read_ec, read_n, race_error] =
-        co_await std::move(group).async_wait(client_gone_or_done{}, use_awaitable);
-    if (!read_ec) {
-      s.buffer.commit(read_n);
+    // away, the race is aborted and its attempts stopped. Waiting for
+    // readability costs no system call until something arrives.
+    hedge::race_abort abort;
+    s.watch_abort = &abort;
+    s.watching = true;
+    s.socket.async_wait(tcp::socket::wait_read, [self = s.shared_from_this()](error_code ec) {
+      self->watching = false;
+      if (self->watch_abort != nullptr &&
+          ((ec && ec != net::error::operation_aborted) ||
+           (!ec && closed_by_peer(self->socket.native_handle())))) {
+        self->watch_abort->abort();
+      }
+    });
+    race = co_await hedge::run_race(plan.policy, start, deadline, attempt, m, &abort);
+    s.watch_abort = nullptr;
+    if (s.watching) {
+      error_code ignored;
+      s.socket.cancel(ignored);  // its handler runs later, and finds nothing to abort
     }
-    if (race_error) {
-      std::rethrow_exception(race_error);
-    }
-    client_gone = read_ec && read_ec != net::error::operation_aborted;
   }
   if (race.decided == hedge::verdict::pending) {
     client_gone = true;

@@ -49,7 +49,7 @@ struct race_state {
 }  // namespace
 
 net::awaitable<race_result> run_race(policy p, time_point start, time_point deadline,
-                                     const attempt_fn& attempt, metrics& m) {
+                                     const attempt_fn& attempt, metrics& m, race_abort* abort) {
   assert(p.total_attempts() <= max_attempts);
   // Cancellation (the client left) is observed on the wake-up wait below and
   // must not turn the clean-up awaits into exceptions.
@@ -95,15 +95,32 @@ net::awaitable<race_result> run_race(policy p, time_point start, time_point dead
     return o == upstream::outcome::success;
   };
 
+  // An abort wakes the driver like a finished attempt does.
+  struct detach {
+    explicit detach(race_abort* x) : a{x} {}
+    race_abort* a;
+    detach(const detach&) = delete;
+    detach& operator=(const detach&) = delete;
+    ~detach() {
+      if (a != nullptr) {
+        a->attach(nullptr, nullptr);
+      }
+    }
+  } detach_on_exit{abort};
+  if (abort != nullptr) {
+    abort->attach([](void* timer) { static_cast<net::steady_timer*>(timer)->cancel(); },
+                  &st.wake);
+  }
   step s = tl.begin();
   launch(s);
-  bool client_gone = false;
-  while (s.decided == verdict::pending) {
+  bool client_gone = abort != nullptr && abort->aborted();
+  while (s.decided == verdict::pending && !client_gone) {
     if (st.processed == st.finished_count) {
       st.wake.expires_at(s.wake_at);
       co_await st.wake.async_wait(use_tuple);
       const auto cs = co_await net::this_coro::cancellation_state;
-      if (cs.cancelled() != net::cancellation_type::none) {
+      if ((abort != nullptr && abort->aborted()) ||
+          cs.cancelled() != net::cancellation_type::none) {
         client_gone = true;
         break;
       }

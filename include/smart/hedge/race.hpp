@@ -36,12 +36,37 @@ struct race_result {
                         // collected: a JSON array of the successful bodies, in completion order
 };
 
+// Lets the caller end a race early, from a completion handler on the race's
+// executor (the client went away). No locking: use it on that executor only.
+class race_abort {
+ public:
+  // Ends the race with verdict::pending; its attempts are stopped as usual.
+  void abort() {
+    aborted_ = true;
+    if (wake_ != nullptr) {
+      wake_(race_);
+    }
+  }
+  [[nodiscard]] bool aborted() const { return aborted_; }
+
+  // Set by run_race while it runs.
+  void attach(void (*wake)(void*), void* race) {
+    wake_ = wake;
+    race_ = race;
+  }
+
+ private:
+  bool aborted_ = false;
+  void (*wake_)(void*) = nullptr;
+  void* race_ = nullptr;
+};
+
 // Runs until a verdict; then stops every outstanding attempt and waits for
-// them to finish, so that nothing outlives the call. Terminal cancellation of
-// the awaiting coroutine (the client went away) ends the race the same way,
-// with verdict::pending. Call on a strand: attempts run on the caller's
-// executor.
+// them to finish, so that nothing outlives the call. `abort` (or terminal
+// cancellation of the awaiting coroutine) ends the race the same way, with
+// verdict::pending. Call on a strand: attempts run on the caller's executor.
 boost::asio::awaitable<race_result> run_race(policy p, time_point start, time_point deadline,
-                                             const attempt_fn& attempt, metrics& m);
+                                             const attempt_fn& attempt, metrics& m,
+                                             race_abort* abort = nullptr);
 
 }  // namespace smart::hedge
