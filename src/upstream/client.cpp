@@ -32,6 +32,8 @@ constexpr auto use_tuple = net::as_tuple(use_awaitable);
 // A pooled connection idle for longer than this is closed rather than reused:
 // upstreams commonly drop idle keep-alive connections after 5-60 s.
 constexpr auto idle_max_age = std::chrono::seconds{20};
+// Pooled connections idle for longer than this are probed before reuse.
+constexpr auto probe_after = std::chrono::milliseconds{500};
 constexpr auto resolve_refresh = std::chrono::seconds{30};
 constexpr auto resolve_retry = std::chrono::seconds{1};
 constexpr std::uint32_t response_header_limit = 16 * 1024;
@@ -115,8 +117,15 @@ using connection_ptr = std::unique_ptr<connection>;
 // may have closed it while it sat in the pool. One non-blocking peek; no
 // bytes are consumed.
 bool looks_alive(connection& c, time_point now) {
-  if (now - c.idle_since > idle_max_age) {
+  const auto idle = now - c.idle_since;
+  if (idle > idle_max_age) {
     return false;
+  }
+  if (idle < probe_after) {
+    // Back in the pool a moment ago: an idle timeout cannot have closed it,
+    // and the retry in fetch() covers the rare close in between. Saves a
+    // system call on every busy reuse.
+    return true;
   }
   char probe = 0;
   const auto n = ::recv(c.socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
