@@ -38,13 +38,15 @@ int main(int argc, char* argv[]) {
   }
   // Writes to a closed socket must fail with EPIPE, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  const auto open_files = smart::raise_open_file_limit();
 
   int status = 0;
   try {
     smart::service svc{cfg};
     svc.start();
     svc.shutdown_on_signals();
-    spdlog::info("smart-api listening on {}:{}; {}", cfg.host, svc.port(), smart::describe(cfg));
+    spdlog::info("smart-api listening on {}:{}; {} open_files_limit={}", cfg.host, svc.port(),
+                 smart::describe(cfg), open_files);
     svc.wait();
     spdlog::info("smart-api stopped");
   } catch (const std::invalid_argument& e) {

@@ -11,6 +11,10 @@ namespace smart {
 
 class metrics;
 
+// Raises the soft limit of open files to the hard limit: every client and
+// upstream connection is a descriptor. Returns the limit now in force.
+std::uint64_t raise_open_file_limit();
+
 class service {
  public:
   explicit service(config cfg);

@@ -6,6 +6,7 @@
 #include "server.hpp"
 
 #include "smart/net.hpp"
+#include "smart/service.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -28,11 +29,12 @@ int main(int argc, char* argv[]) {
   }
   const auto& o = parsed.opts;
   std::signal(SIGPIPE, SIG_IGN);
+  smart::raise_open_file_limit();
 
   try {
     smart::net::io_context ioc{o.threads};
     smart::sim::behaviour plan{o.latency, o.mix, o.seed};
-    smart::sim::server srv{ioc, plan};
+    smart::sim::server srv{ioc, plan, o.body};
     srv.start(o.host, o.port);
 
     // The simulator holds no state worth draining: a signal ends it at once.

@@ -13,7 +13,7 @@ struct flag {
   std::string_view help;
 };
 
-constexpr std::array<flag, 6> flags = {{
+constexpr std::array<flag, 7> flags = {{
     {"--host", "SIM_HOST", "address to listen on [0.0.0.0]"},
     {"--port", "SIM_PORT", "TCP port, 0 for any free one [9000]"},
     {"--latency", "SIM_LATENCY",
@@ -23,6 +23,7 @@ constexpr std::array<flag, 6> flags = {{
      "                          [500=5,429=5,invalid=3,hang=1,reset=2]"},
     {"--seed", "SIM_SEED", "seed of the pseudo-random plan [1]"},
     {"--threads", "SIM_THREADS", "I/O threads [1]"},
+    {"--body", "SIM_BODY", "answer successes with this body instead of {\"time\": MS}"},
 }};
 
 std::string usage() {
@@ -79,6 +80,8 @@ std::string apply(options& o, std::string_view name, std::string_view value) {
       return "must be an integer from 1 to 64";
     }
     o.threads = static_cast<int>(*v);
+  } else if (name == "--body") {
+    o.body = value;
   } else {
     return "unknown option (see --help)";
   }

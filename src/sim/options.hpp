@@ -19,6 +19,7 @@ struct options {
   failure_mix mix;        // the default mix of failures
   std::uint64_t seed = 1;
   int threads = 1;
+  std::string body;  // successes answer this instead of {"time": <ms>} when set
 };
 
 struct options_outcome {

@@ -50,14 +50,19 @@ void json_response(std::string& out, std::string_view body) {
 }  // namespace
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
-  impl(net::io_context& context, behaviour& b)
-      : ioc{context}, plan{b}, strand{net::make_strand(context)}, acceptor{strand} {}
+  impl(net::io_context& context, behaviour& b, std::string fixed_body)
+      : ioc{context}, plan{b}, strand{net::make_strand(context)}, acceptor{strand} {
+    if (!fixed_body.empty()) {
+      json_response(fixed_reply, fixed_body);
+    }
+  }
 
   net::awaitable<void> accept_loop();
   net::awaitable<void> serve(tcp::socket socket);
 
   net::io_context& ioc;
   behaviour& plan;
+  std::string fixed_reply;  // the whole success response, when the body is fixed
   net::strand<net::io_context::executor_type> strand;
   tcp::acceptor acceptor;
   std::uint16_t bound_port = 0;
@@ -109,6 +114,10 @@ net::awaitable<void> server::impl::serve(tcp::socket socket) {
       }
       switch (p.what) {
         case action::ok: {
+          if (!fixed_reply.empty()) {
+            reply = fixed_reply;
+            break;
+          }
           std::string body = R"({"time": )";
           append_number(body, p.delay.count());
           body += '}';
@@ -162,8 +171,8 @@ net::awaitable<void> server::impl::serve(tcp::socket socket) {
   socket.close(ignored);
 }
 
-server::server(net::io_context& ioc, behaviour& plan)
-    : impl_{std::make_shared<impl>(ioc, plan)} {}
+server::server(net::io_context& ioc, behaviour& plan, std::string body)
+    : impl_{std::make_shared<impl>(ioc, plan, std::move(body))} {}
 
 server::~server() = default;
 

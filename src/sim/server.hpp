@@ -15,7 +15,8 @@ namespace smart::sim {
 
 class server {
  public:
-  server(boost::asio::io_context& ioc, behaviour& plan);
+  // `body`, when not empty, replaces {"time": <ms>} in successful answers.
+  server(boost::asio::io_context& ioc, behaviour& plan, std::string body = {});
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;

@@ -1,0 +1,243 @@
+// smart-loadgen: the load generator of the benchmarks, built on the project's
+// own upstream client (keep-alive pool, HTTP/1.1).
+//
+//   smart-loadgen rate  --url URL --rate R --duration S [--warmup S] [--connections N]
+//       open loop: request i is due at start + i/R whatever happened before,
+//       and its latency counts from that due time (no coordinated omission)
+//   smart-loadgen burst --url URL --concurrency N [--connections N]
+//       N requests at once; every latency is reported
+//   smart-loadgen hold  --url URL --concurrency N --duration S
+//       N keep-alive connections, one request each, then idle for S seconds
+//
+// Prints one JSON object: counts by status and latency percentiles in
+// microseconds (all samples with --samples).
+
+#include "smart/clock.hpp"
+#include "smart/config.hpp"
+#include "smart/metrics.hpp"
+#include "smart/net.hpp"
+#include "smart/service.hpp"
+#include "smart/upstream/client.hpp"
+#include "smart/upstream/url.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace smart;
+using std::chrono::microseconds;
+
+struct options {
+  std::string mode;
+  std::string url;
+  double rate = 1000;
+  double duration = 10;
+  double warmup = 1;
+  int concurrency = 100;
+  int connections = 512;
+  bool samples = false;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::cerr << "smart-loadgen: " << why
+            << "\nusage: smart-loadgen rate|burst|hold --url URL [--rate R] [--duration S]"
+               " [--warmup S] [--concurrency N] [--connections N] [--samples]\n";
+  std::exit(2);
+}
+
+options parse(int argc, char* argv[]) {
+  if (argc < 2) {
+    usage("no mode");
+  }
+  options o;
+  o.mode = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        usage(arg + " needs a value");
+      }
+      return argv[++i];
+    };
+    if (arg == "--url") {
+      o.url = value();
+    } else if (arg == "--rate") {
+      o.rate = std::stod(value());
+    } else if (arg == "--duration") {
+      o.duration = std::stod(value());
+    } else if (arg == "--warmup") {
+      o.warmup = std::stod(value());
+    } else if (arg == "--concurrency") {
+      o.concurrency = std::stoi(value());
+    } else if (arg == "--connections") {
+      o.connections = std::stoi(value());
+    } else if (arg == "--samples") {
+      o.samples = true;
+    } else {
+      usage("unknown option " + arg);
+    }
+  }
+  if (o.url.empty() || !upstream::parse_url(o.url)) {
+    usage("--url must be an http:// URL");
+  }
+  if (o.mode != "rate" && o.mode != "burst" && o.mode != "hold") {
+    usage("unknown mode " + o.mode);
+  }
+  return o;
+}
+
+struct results {
+  std::map<unsigned, long> status;  // 0: no HTTP answer
+  std::vector<double> latency_us;
+  double elapsed_s = 0;
+
+  void record(const upstream::attempt_result& r, duration d) {
+    ++status[r.status];
+    latency_us.push_back(std::chrono::duration<double, std::micro>(d).count());
+  }
+};
+
+double percentile(std::vector<double>& sorted, double q) {
+  if (sorted.empty()) {
+    return 0;
+  }
+  const auto rank = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(rank, sorted.size() - 1)];
+}
+
+void print(const options& o, results& r) {
+  std::sort(r.latency_us.begin(), r.latency_us.end());
+  std::ostringstream out;
+  out << "{\"mode\": \"" << o.mode << "\", \"requests\": " << r.latency_us.size()
+      << ", \"elapsed_s\": " << r.elapsed_s << ", \"status\": {";
+  bool first = true;
+  for (const auto& [code, n] : r.status) {
+    out << (first ? "" : ", ") << "\"" << code << "\": " << n;
+    first = false;
+  }
+  out << "}, \"latency_us\": {\"min\": " << (r.latency_us.empty() ? 0 : r.latency_us.front())
+      << ", \"p50\": " << percentile(r.latency_us, 0.5)
+      << ", \"p90\": " << percentile(r.latency_us, 0.9)
+      << ", \"p99\": " << percentile(r.latency_us, 0.99)
+      << ", \"p999\": " << percentile(r.latency_us, 0.999)
+      << ", \"max\": " << (r.latency_us.empty() ? 0 : r.latency_us.back()) << "}";
+  if (o.samples) {
+    out << ", \"samples_us\": [";
+    for (std::size_t i = 0; i < r.latency_us.size(); ++i) {
+      out << (i ? "," : "") << r.latency_us[i];
+    }
+    out << "]";
+  }
+  out << "}\n";
+  std::cout << out.str();
+}
+
+net::awaitable<void> one(upstream::client& c, time_point due, results* r) {
+  auto res = co_await c.fetch(std::stop_token{});
+  if (r != nullptr) {
+    r->record(res, clock::now() - due);
+  }
+}
+
+net::awaitable<void> run_rate(net::io_context& ioc, upstream::client& c, const options& o,
+                              results& r) {
+  net::steady_timer tick{ioc};
+  const auto period = std::chrono::duration_cast<duration>(std::chrono::duration<double>(1.0 / o.rate));
+  const auto begin = clock::now();
+  const auto measure_from = begin + std::chrono::duration_cast<duration>(
+                                        std::chrono::duration<double>(o.warmup));
+  const auto end = measure_from + std::chrono::duration_cast<duration>(
+                                      std::chrono::duration<double>(o.duration));
+  for (long i = 0;; ++i) {
+    const auto due = begin + period * i;
+    if (due >= end) {
+      break;
+    }
+    if (due > clock::now()) {
+      tick.expires_at(due);
+      co_await tick.async_wait(net::as_tuple(net::use_awaitable));
+    }
+    net::co_spawn(ioc, one(c, due, due >= measure_from ? &r : nullptr), net::detached);
+  }
+  r.elapsed_s = o.duration;
+}
+
+net::awaitable<void> run_burst(net::io_context& ioc, upstream::client& c, const options& o,
+                               results& r) {
+  const auto start = clock::now();
+  for (int i = 0; i < o.concurrency; ++i) {
+    net::co_spawn(ioc, one(c, start, &r), net::detached);
+  }
+  co_return;
+}
+
+// Opens N connections, sends one request on each, reads the answers, then
+// keeps the connections open and idle.
+net::awaitable<void> run_hold(net::io_context& ioc, const options& o, results& r) {
+  const auto u = *upstream::parse_url(o.url);
+  const tcp::endpoint ep{net::ip::make_address(u.host), u.port};
+  const std::string request =
+      "GET " + u.target + " HTTP/1.1\r\nHost: " + u.host_header() + "\r\n\r\n";
+  std::vector<std::unique_ptr<tcp::socket>> held;
+  held.reserve(static_cast<std::size_t>(o.concurrency));
+  for (int i = 0; i < o.concurrency; ++i) {
+    auto s = std::make_unique<tcp::socket>(ioc);
+    const auto start = clock::now();
+    auto [ec] = co_await s->async_connect(ep, net::as_tuple(net::use_awaitable));
+    upstream::attempt_result res;
+    if (!ec) {
+      co_await net::async_write(*s, net::buffer(request), net::as_tuple(net::use_awaitable));
+      beast::flat_buffer buffer;
+      http::response<http::string_body> response;
+      auto [read_ec, n] =
+          co_await http::async_read(*s, buffer, response, net::as_tuple(net::use_awaitable));
+      if (!read_ec) {
+        res.status = response.result_int();
+      }
+    }
+    r.record(res, clock::now() - start);
+    held.push_back(std::move(s));
+  }
+  std::cerr << "smart-loadgen: holding " << held.size() << " idle connections for "
+            << o.duration << " s\n";
+  net::steady_timer wait{ioc};
+  wait.expires_after(std::chrono::duration_cast<duration>(std::chrono::duration<double>(o.duration)));
+  co_await wait.async_wait(net::as_tuple(net::use_awaitable));
+  r.elapsed_s = o.duration;
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  const auto o = parse(argc, argv);
+  raise_open_file_limit();
+  net::io_context ioc{1};
+  metrics unused;
+  upstream::client_options copts;
+  copts.url = o.url;
+  copts.max_connections = o.connections;
+  upstream::client c{ioc.get_executor(), copts, unused};
+  c.start();
+  results r;
+  const auto start = clock::now();
+  if (o.mode == "rate") {
+    net::co_spawn(ioc, run_rate(ioc, c, o, r), net::detached);
+  } else if (o.mode == "burst") {
+    net::co_spawn(ioc, run_burst(ioc, c, o, r), net::detached);
+  } else {
+    net::co_spawn(ioc, run_hold(ioc, o, r), net::detached);
+  }
+  ioc.run();
+  if (o.mode == "burst") {
+    r.elapsed_s = std::chrono::duration<double>(clock::now() - start).count();
+  }
+  print(o, r);
+  return 0;
+}
