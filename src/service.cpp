@@ -35,9 +35,7 @@ struct service::impl {
         stats{std::max(3, 1 + cfg.hedge_count)},
         upstream{ioc.get_executor(), upstream::client_options::from(cfg), stats},
         edge{ioc, cfg, stats,
-             [this](int /*attempt*/, std::stop_token stop) {
-               return upstream.fetch(std::move(stop));
-             }},
+             [this](int /*attempt*/, stop_signal& stop) { return upstream.fetch(stop); }},
         signals{ioc} {}
 
   config cfg;

@@ -4,6 +4,7 @@
 #include "smart/edge/handlers.hpp"
 #include "smart/edge/request_head.hpp"
 #include "smart/edge/request_id.hpp"
+#include "smart/http_feed.hpp"
 #include "smart/metrics.hpp"
 #include "smart/net.hpp"
 
@@ -53,7 +54,8 @@ bool client_left(const error_code& ec) {
 // One client connection. Lives on its own strand (or the only I/O thread);
 // run_session() owns it, the registry and the sweep hold weak references.
 struct session : std::enable_shared_from_this<session> {
-  explicit session(tcp::socket s) : socket{std::move(s)}, buffer{buffer_limit} {}
+  explicit session(tcp::socket s)
+      : socket{std::move(s)}, buffer{buffer_limit}, race{socket.get_executor()} {}
 
   // Client timeouts, enforced by the sweep. Each arm or disarm starts a new
   // generation, so that a close decided for an old one is not applied to a
@@ -77,6 +79,7 @@ struct session : std::enable_shared_from_this<session> {
   std::string target;      // request-target of the current request
   std::string request_id;  // X-Request-Id as received, then as answered
   std::string head;        // serialised response head
+  hedge::race_workspace race;  // reused by this connection's requests, one at a time
   std::atomic<std::int64_t> expiry{0};       // clock ticks; 0 = no client timeout running
   std::atomic<std::uint64_t> generation{0};  // see arm()
   // Strand only: waiting for the next request on a connection that has
@@ -178,6 +181,7 @@ net::awaitable<void> server::impl::accept_loop() {
     // begun: its client may already have sent a request.
     error_code ignored;
     socket.set_option(tcp::no_delay{true}, ignored);
+    socket.non_blocking(true, ignored);  // lets serve_one() write without the reactor
     auto s = std::make_shared<session>(tcp::socket{std::move(socket)});
     {
       std::lock_guard lock{sessions_mu};
@@ -283,7 +287,7 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
   const auto deadline = start + plan.timeout;
   if (s.buffer.size() > 0) {
     // A pipelined request is already buffered: the client is there.
-    race = co_await hedge::run_race(plan.policy, start, deadline, attempt, m);
+    race = co_await hedge::run_race(s.race, plan.policy, start, deadline, attempt, m);
   } else {
     // Race the attempts against the client's connection: if the client goes
     // away, the race is aborted and its attempts stopped. Waiting for
@@ -299,7 +303,7 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
         self->watch_abort->abort();
       }
     });
-    race = co_await hedge::run_race(plan.policy, start, deadline, attempt, m, &abort);
+    race = co_await hedge::run_race(s.race, plan.policy, start, deadline, attempt, m, &abort);
     s.watch_abort = nullptr;
     if (s.watching) {
       error_code ignored;
@@ -333,8 +337,16 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
 
   s.arm(cfg.header_timeout);
   request_head parser{s.target, s.request_id};
-  auto [read_ec, header_bytes] =
-      co_await http::async_read_header(s.socket, s.buffer, parser, use_tuple);
+  auto read_ec = feed(parser, s.buffer);
+  while (read_ec == http::error::need_more) {
+    auto [ec, n] = co_await s.socket.async_read_some(s.buffer.prepare(read_chunk), use_tuple);
+    if (ec) {
+      read_ec = ec == net::error::eof ? at_end_of_stream(parser) : ec;
+      break;
+    }
+    s.buffer.commit(n);
+    read_ec = feed(parser, s.buffer);
+  }
   const auto start = clock::now();
   s.disarm();
   if (read_ec && client_left(read_ec)) {
@@ -413,10 +425,17 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
     serialize_head(resp, {s.request_id, keep_alive, parser.version() == 10}, s.head);
     const std::array<net::const_buffer, 2> buffers{
         net::buffer(s.head), head_only ? net::const_buffer{} : net::buffer(resp.payload())};
-    s.arm(cfg.header_timeout);  // a client that does not read its response is dropped
-    std::size_t written = 0;
-    std::tie(write_ec, written) = co_await net::async_write(s.socket, buffers, use_tuple);
-    s.disarm();
+    // Usually the socket takes the whole response at once; the rest, if
+    // any, goes asynchronously, bounded by the client timeout.
+    const auto total = net::buffer_size(buffers);
+    const auto written = write_now(s.socket, buffers, write_ec);
+    if (!write_ec && written < total) {
+      beast::buffers_suffix<std::array<net::const_buffer, 2>> rest{buffers};
+      rest.consume(written);
+      s.arm(cfg.header_timeout);  // a client that does not read its response is dropped
+      std::tie(write_ec, std::ignore) = co_await net::async_write(s.socket, rest, use_tuple);
+      s.disarm();
+    }
   }
   if (cfg.access_log) {
     spdlog::info("{} \"{} {}\" {} {:.3f}ms attempts={} winner={}", s.request_id,

@@ -6,8 +6,6 @@
 #include <array>
 #include <cassert>
 #include <exception>
-#include <optional>
-#include <stop_token>
 
 namespace smart::hedge {
 
@@ -15,48 +13,70 @@ namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
+}  // namespace
+
 // Shared by the driver and the attempts' completion handlers. Everything runs
-// on the caller's executor (a strand), so no locking: a completion handler
+// on the workspace's executor (a strand), so no locking: a completion handler
 // records its result and cancels the wake-up timer to resume the driver.
-struct race_state {
-  explicit race_state(const net::any_io_executor& ex) : wake{ex} {}
+struct race_workspace::state {
+  explicit state(const net::any_io_executor& ex) : wake{ex} {}
 
   struct attempt_slot {
-    std::stop_source stop{std::nostopstate};  // made when the attempt starts
+    stop_signal stop;
     time_point started{};
     bool running = false;
-    bool cut_by_deadline = false;  // cancelled because the deadline passed
-    std::optional<upstream::attempt_result> result;
+    bool cut_by_deadline = false;  // stopped because the deadline passed
+    upstream::attempt_result result;
   };
+
+  // Ready for the next race (the previous one left nothing running).
+  void reset() {
+    for (int i = 0; i < used; ++i) {
+      auto& slot = slots[static_cast<std::size_t>(i)];
+      slot.stop.reset();
+      slot.cut_by_deadline = false;
+      slot.result.body.clear();
+    }
+    used = 0;
+    finished_count = 0;
+    processed = 0;
+    running = 0;
+  }
 
   void complete(int index, upstream::attempt_result r) {
     auto& s = slots[static_cast<std::size_t>(index)];
     s.running = false;
     s.result = std::move(r);
-    finished[finished_count++] = index;
+    finished[static_cast<std::size_t>(finished_count++)] = index;
     --running;
     wake.cancel();
   }
 
   net::steady_timer wake;
   std::array<attempt_slot, max_attempts> slots;
-  std::array<int, max_attempts> finished{};  // indices, in completion order, not yet processed
+  std::array<int, max_attempts> finished{};  // indices, in completion order
+  int used = 0;  // slots touched by the current race
   int finished_count = 0;
   int processed = 0;
   int running = 0;
 };
 
-}  // namespace
+race_workspace::race_workspace(const net::any_io_executor& ex)
+    : state_{std::make_unique<state>(ex)} {}
 
-net::awaitable<race_result> run_race(policy p, time_point start, time_point deadline,
-                                     const attempt_fn& attempt, metrics& m, race_abort* abort) {
+race_workspace::~race_workspace() = default;
+
+net::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point start,
+                                     time_point deadline, const attempt_fn& attempt, metrics& m,
+                                     race_abort* abort) {
   assert(p.total_attempts() <= max_attempts);
   // Cancellation (the client left) is observed on the wake-up wait below and
   // must not turn the clean-up awaits into exceptions.
   co_await net::this_coro::throw_if_cancelled(false);
   const auto ex = co_await net::this_coro::executor;
 
-  race_state st{ex};
+  auto& st = ws.get();
+  st.reset();
   timeline tl{p, start, deadline};
   race_result out;
   std::array<int, max_attempts> successes{};  // attempt indices, in completion order
@@ -71,9 +91,9 @@ net::awaitable<race_result> run_race(policy p, time_point start, time_point dead
       auto& slot = st.slots[static_cast<std::size_t>(index)];
       slot.running = true;
       slot.started = clock::now();
-      slot.stop = std::stop_source{};
+      st.used = index + 1;
       ++st.running;
-      net::co_spawn(ex, attempt(index + 1, slot.stop.get_token()),
+      net::co_spawn(ex, attempt(index + 1, slot.stop),
                     [&st, index](const std::exception_ptr& error, upstream::attempt_result r) {
                       if (error) {
                         r = {};
@@ -87,7 +107,7 @@ net::awaitable<race_result> run_race(policy p, time_point start, time_point dead
   // Records a finished attempt in the metrics; returns whether it succeeded.
   auto account = [&](int index, time_point now) {
     auto& slot = st.slots[static_cast<std::size_t>(index)];
-    auto o = slot.result->result;
+    auto o = slot.result.result;
     if (o == upstream::outcome::cancelled && slot.cut_by_deadline) {
       o = upstream::outcome::timeout;
     }
@@ -167,7 +187,7 @@ net::awaitable<race_result> run_race(policy p, time_point start, time_point dead
   out.decided = client_gone ? verdict::pending : s.decided;
   if (out.decided == verdict::success) {
     out.winner = s.winner;
-    out.body = std::move(st.slots[static_cast<std::size_t>(s.winner - 1)].result->body);
+    out.body = std::move(st.slots[static_cast<std::size_t>(s.winner - 1)].result.body);
     m.won(s.winner);
   } else if (out.decided == verdict::collected) {
     out.body = "[";
@@ -176,7 +196,7 @@ net::awaitable<race_result> run_race(policy p, time_point start, time_point dead
         out.body += ',';
       }
       out.body += st.slots[static_cast<std::size_t>(successes[static_cast<std::size_t>(i)])]
-                      .result->body;
+                      .result.body;
     }
     out.body += ']';
   }

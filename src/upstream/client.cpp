@@ -3,9 +3,11 @@
 #include "smart/build_info.hpp"
 #include "smart/clock.hpp"
 #include "smart/config.hpp"
+#include "smart/http_feed.hpp"
 #include "smart/metrics.hpp"
 #include "smart/net.hpp"
 #include "smart/payload.hpp"
+#include "smart/stop.hpp"
 #include "smart/upstream/url.hpp"
 
 #include <openssl/err.h>
@@ -19,7 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
-#include <stop_token>
+#include <type_traits>
 #include <vector>
 
 namespace smart::upstream {
@@ -37,6 +39,7 @@ constexpr auto probe_after = std::chrono::milliseconds{500};
 constexpr auto resolve_refresh = std::chrono::seconds{30};
 constexpr auto resolve_retry = std::chrono::seconds{1};
 constexpr std::uint32_t response_header_limit = 16 * 1024;
+constexpr std::size_t read_chunk = 4096;
 
 // Reads one response, keeping only the status and the body: no header map is
 // built, so a successful exchange allocates nothing beyond a large body.
@@ -45,6 +48,7 @@ class response_reader final : public http::basic_parser<false> {
   response_reader(std::string& body, std::size_t limit) : body_{body} {
     body_limit(limit);
     header_limit(response_header_limit);
+    eager(true);  // the body too, not just the header
   }
 
   [[nodiscard]] unsigned status() const { return status_; }
@@ -189,8 +193,10 @@ class pool {
   pool(int cap, metrics& m) : cap_{cap}, metrics_{m} {}
 
   // A lease: an idle connection, or (null) the right to open a new one.
-  // Nothing when stopped while waiting for a free slot.
-  net::awaitable<std::optional<connection_ptr>> acquire(const std::stop_token& stop);
+  // Nothing when none is free at once (try_acquire), or when stopped while
+  // waiting for one (acquire).
+  std::optional<connection_ptr> try_acquire();
+  net::awaitable<std::optional<connection_ptr>> acquire(stop_signal& stop);
 
   // Returns a healthy connection for reuse (or hands it to a waiter).
   void give_back(connection_ptr c);
@@ -239,7 +245,38 @@ class pool {
   bool stopped_ = false;
 };
 
-net::awaitable<std::optional<connection_ptr>> pool::acquire(const std::stop_token& stop) {
+std::optional<connection_ptr> pool::try_acquire() {
+  for (;;) {
+    connection_ptr candidate;
+    {
+      std::lock_guard lock{mu_};
+      if (!idle_.empty()) {
+        candidate = std::move(idle_.back());
+        idle_.pop_back();
+      } else if (open_ < cap_) {
+        ++open_;
+      } else {
+        return std::nullopt;
+      }
+    }
+    if (!candidate) {
+      metrics_.upstream_connections_in_use(1);
+      return connection_ptr{};
+    }
+    if (looks_alive(*candidate, clock::now())) {
+      metrics_.upstream_connections_in_use(1);
+      return candidate;
+    }
+    candidate->close();
+    std::lock_guard lock{mu_};
+    --open_;
+  }
+}
+
+net::awaitable<std::optional<connection_ptr>> pool::acquire(stop_signal& stop) {
+  if (auto lease = try_acquire()) {
+    co_return lease;
+  }
   const auto executor = co_await net::this_coro::executor;
   for (;;) {
     connection_ptr candidate;
@@ -276,7 +313,7 @@ net::awaitable<std::optional<connection_ptr>> pool::acquire(const std::stop_toke
     // At the cap: wait for a connection to come back or a slot to free up.
     // Woken by a grant, or by a stop request (both on this strand).
     {
-      std::stop_callback on_stop{stop, [&w] { w->wake.cancel(); }};
+      stop_callback on_stop{stop, [&w] { w->wake.cancel(); }};
       if (!stop.stop_requested()) {
         co_await w->wake.async_wait(use_tuple);
       }
@@ -404,11 +441,11 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     }
   }
 
-  net::awaitable<attempt_result> fetch(std::stop_token stop);
-  net::awaitable<attempt_result> open(connection& c, const std::stop_token& stop);
+  net::awaitable<attempt_result> fetch(stop_signal& stop);
+  net::awaitable<attempt_result> open(connection& c, stop_signal& stop);
   template <typename Stream>
   net::awaitable<attempt_result> exchange(Stream& stream, connection& c,
-                                          const std::stop_token& stop, bool& reusable,
+                                          stop_signal& stop, bool& reusable,
                                           bool& silent);
 
   std::shared_ptr<const std::vector<tcp::endpoint>> current_endpoints() const {
@@ -469,7 +506,7 @@ net::awaitable<void> client::impl::refresh_names() {
   }
 }
 
-net::awaitable<attempt_result> client::impl::open(connection& c, const std::stop_token& stop) {
+net::awaitable<attempt_result> client::impl::open(connection& c, stop_signal& stop) {
   const auto eps = current_endpoints();
   if (!eps || eps->empty()) {
     co_return failure(outcome::connect_error, net::error::host_not_found);
@@ -482,6 +519,7 @@ net::awaitable<attempt_result> client::impl::open(connection& c, const std::stop
     co_return failure(outcome::connect_error, ec);
   }
   c.socket().set_option(tcp::no_delay{true}, ec);
+  c.socket().non_blocking(true, ec);  // lets exchange() write without the reactor
   if (c.tls) {
     // SNI is for names only (RFC 6066); verification checks the name or the
     // address against the certificate.
@@ -514,11 +552,19 @@ net::awaitable<attempt_result> client::impl::open(connection& c, const std::stop
 // closed while idle looks exactly like this).
 template <typename Stream>
 net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection& c,
-                                                      const std::stop_token& stop,
+                                                      stop_signal& stop,
                                                       bool& reusable, bool& silent) {
   reusable = false;
   silent = false;
-  auto [write_ec, written] = co_await net::async_write(stream, net::buffer(request), use_tuple);
+  error_code write_ec;
+  std::size_t written = 0;
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    written = write_now(stream, net::buffer(request), write_ec);  // usually all of it
+  }
+  if (!write_ec && written < request.size()) {
+    std::tie(write_ec, written) =
+        co_await net::async_write(stream, net::buffer(request) + written, use_tuple);
+  }
   if (stop.stop_requested()) {
     co_return failure(outcome::cancelled, write_ec);
   }
@@ -528,7 +574,20 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
   }
   attempt_result r;
   response_reader reader{r.body, options.body_limit};
-  auto [read_ec, read] = co_await http::async_read(stream, c.buffer, reader, use_tuple);
+  auto read_ec = feed(reader, c.buffer);
+  while (read_ec == http::error::need_more || (!read_ec && !satisfied(reader, read_ec))) {
+    auto [ec, n] = co_await stream.async_read_some(c.buffer.prepare(read_chunk), use_tuple);
+    if (ec == net::error::eof || ec == ssl::error::stream_truncated) {
+      read_ec = at_end_of_stream(reader);
+      break;
+    }
+    if (ec) {
+      read_ec = ec;
+      break;
+    }
+    c.buffer.commit(n);
+    read_ec = feed(reader, c.buffer);
+  }
   if (read_ec) {
     silent = !reader.got_some();
     r.result = classify(read_ec);
@@ -548,8 +607,11 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
   co_return r;
 }
 
-net::awaitable<attempt_result> client::impl::fetch(std::stop_token stop) {
-  auto lease = co_await connections.acquire(stop);
+net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop) {
+  auto lease = connections.try_acquire();  // no coroutine frame in the common case
+  if (!lease) {
+    lease = co_await connections.acquire(stop);
+  }
   if (!lease) {
     co_return failure(outcome::cancelled, net::error::operation_aborted);
   }
@@ -567,7 +629,7 @@ net::awaitable<attempt_result> client::impl::fetch(std::stop_token stop) {
       // about to start, fails at once. (Per-operation cancellation alone can
       // miss a request that arrives between two steps.) The callback runs on
       // the caller's strand, which is this coroutine's.
-      std::stop_callback close_on_stop{stop, [c = conn.get()] { c->close(); }};
+      stop_callback close_on_stop{stop, [c = conn.get()] { c->close(); }};
       if (fresh) {
         r = co_await open(*conn, stop);
       }
@@ -646,9 +708,7 @@ bool client::resolved() const {
   return eps && !eps->empty();
 }
 
-net::awaitable<attempt_result> client::fetch(std::stop_token stop) {
-  return impl_->fetch(std::move(stop));
-}
+net::awaitable<attempt_result> client::fetch(stop_signal& stop) { return impl_->fetch(stop); }
 
 std::size_t client::idle_connections() const { return impl_->connections.idle(); }
 

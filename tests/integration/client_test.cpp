@@ -34,7 +34,7 @@ client_run fetch_once(const std::string& url, std::optional<std::chrono::millise
   options.url = url;
   upstream::client c{ioc.get_executor(), options, m};
   c.start();
-  std::stop_source stop;
+  stop_signal stop;
   client_run run;
   const auto start = std::chrono::steady_clock::now();
   net::co_spawn(
@@ -43,7 +43,7 @@ client_run fetch_once(const std::string& url, std::optional<std::chrono::millise
         if (stop_first) {
           stop.request_stop();
         }
-        run.result = co_await c.fetch(stop.get_token());
+        run.result = co_await c.fetch(stop);
         run.took = std::chrono::steady_clock::now() - start;
       },
       net::detached);

@@ -42,12 +42,12 @@ struct scripted {
   ms now() const { return std::chrono::duration_cast<ms>(clock::now() - t0); }
 
   attempt_fn fn() {
-    return [this](int n, std::stop_token stop) -> net::awaitable<upstream::attempt_result> {
+    return [this](int n, stop_signal& stop) -> net::awaitable<upstream::attempt_result> {
       log.push_back({n, "start", now()});
       const auto& s = steps.at(static_cast<std::size_t>(n - 1));
       net::steady_timer timer{co_await net::this_coro::executor, s.delay};
       // Honour a stop request at any time, like the upstream client.
-      std::stop_callback on_stop{stop, [&timer] { timer.cancel(); }};
+      stop_callback on_stop{stop, [&timer] { timer.cancel(); }};
       auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
       upstream::attempt_result r;
       if (ec) {
@@ -84,7 +84,8 @@ run_result run(scripted& script, policy p, ms timeout, metrics& m,
   net::cancellation_signal client;
   std::optional<race_result> result;
   script.t0 = clock::now();
-  net::co_spawn(ioc, run_race(p, script.t0, script.t0 + timeout, fn, m),
+  hedge::race_workspace ws{ioc.get_executor()};
+  net::co_spawn(ioc, run_race(ws, p, script.t0, script.t0 + timeout, fn, m),
                 net::bind_cancellation_slot(client.slot(),
                                             [&](const std::exception_ptr& e, race_result r) {
                                               if (e) {

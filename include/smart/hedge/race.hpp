@@ -5,12 +5,15 @@
 
 #include "smart/clock.hpp"
 #include "smart/hedge/timeline.hpp"
+#include "smart/stop.hpp"
 #include "smart/upstream/outcome.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include <functional>
-#include <stop_token>
+#include <memory>
 #include <string>
 
 namespace smart {
@@ -20,10 +23,11 @@ class metrics;
 namespace smart::hedge {
 
 // Starts attempt number n (1-based) and yields its result. A stop request on
-// `stop` (made on the race's executor) must end the attempt promptly, at any
-// step: upstream::client::fetch closes its connection.
+// `stop` (made on the race's executor, which outlives the attempt) must end
+// the attempt promptly, at any step: upstream::client::fetch closes its
+// connection.
 using attempt_fn =
-    std::function<boost::asio::awaitable<upstream::attempt_result>(int n, std::stop_token stop)>;
+    std::function<boost::asio::awaitable<upstream::attempt_result>(int n, stop_signal& stop)>;
 
 // Attempts are numbered 1..max_attempts.
 inline constexpr int max_attempts = 9;
@@ -61,12 +65,30 @@ class race_abort {
   void* race_ = nullptr;
 };
 
+// What a race needs besides its coroutine frame (a wake-up timer, a slot per
+// attempt), made once per executor (per client connection) and reused by one
+// race after another, so that a race allocates next to nothing.
+class race_workspace {
+ public:
+  explicit race_workspace(const boost::asio::any_io_executor& ex);
+  ~race_workspace();
+  race_workspace(const race_workspace&) = delete;
+  race_workspace& operator=(const race_workspace&) = delete;
+
+  struct state;
+  state& get() { return *state_; }
+
+ private:
+  std::unique_ptr<state> state_;
+};
+
 // Runs until a verdict; then stops every outstanding attempt and waits for
 // them to finish, so that nothing outlives the call. `abort` (or terminal
 // cancellation of the awaiting coroutine) ends the race the same way, with
-// verdict::pending. Call on a strand: attempts run on the caller's executor.
-boost::asio::awaitable<race_result> run_race(policy p, time_point start, time_point deadline,
-                                             const attempt_fn& attempt, metrics& m,
-                                             race_abort* abort = nullptr);
+// verdict::pending. Call on the workspace's executor (a strand): attempts run
+// on it too. One race at a time per workspace.
+boost::asio::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point start,
+                                             time_point deadline, const attempt_fn& attempt,
+                                             metrics& m, race_abort* abort = nullptr);
 
 }  // namespace smart::hedge

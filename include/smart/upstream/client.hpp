@@ -4,13 +4,13 @@
 // background. Narrow on purpose: the Beast and OpenSSL machinery stays in
 // client.cpp.
 
+#include "smart/stop.hpp"
 #include "smart/upstream/outcome.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <memory>
-#include <stop_token>
 #include <string>
 
 namespace smart {
@@ -47,12 +47,13 @@ class client {
   [[nodiscard]] bool resolved() const;
 
   // One attempt. Never throws for upstream reasons: every failure is an
-  // outcome. Unbounded in time by itself; the caller bounds it with `stop`:
-  // a stop request (made on the awaiting coroutine's executor) closes the
-  // connection in use, so whichever step is running (waiting for a pooled
-  // connection, connect, TLS handshake, write, read) ends at once, and the
-  // attempt yields outcome::cancelled.
-  boost::asio::awaitable<attempt_result> fetch(std::stop_token stop);
+  // outcome. Unbounded in time by itself; the caller bounds it with `stop`
+  // (which must outlive the attempt): a stop request, made on the awaiting
+  // coroutine's executor, closes the connection in use, so whichever step is
+  // running or about to start (waiting for a pooled connection, connect, TLS
+  // handshake, write, read) ends at once, and the attempt yields
+  // outcome::cancelled.
+  boost::asio::awaitable<attempt_result> fetch(stop_signal& stop);
 
   // Idle pooled connections right now (for tests and diagnostics).
   [[nodiscard]] std::size_t idle_connections() const;
