@@ -49,6 +49,6 @@ echo "-- redocly lint docs/openapi.json"
 "$tools/node_modules/.bin/redocly" lint docs/openapi.json
 
 echo "-- shellcheck"
-shellcheck scripts/*.sh .ci/run tests/e2e/*.sh
+shellcheck scripts/*.sh .ci/run tests/e2e/*.sh tests/terraform/*.sh
 
 echo "static checks passed"

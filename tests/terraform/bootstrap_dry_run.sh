@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Dry run of the rendered bootstrap (user data) for each role, twice, with the
+# system commands it calls (apt-get, docker, git, systemctl, swapon, ...)
+# replaced by stubs that record their arguments, and every path it writes moved
+# into a scratch folder. Checks the files it writes (compose.env, grafana.env
+# and its mode, the systemd unit, the fleet's Prometheus configuration), the
+# commands it runs for each role, and that a second run adds nothing twice.
+#
+#   tests/terraform/bootstrap_dry_run.sh RENDERED_DIR
+#
+# RENDERED_DIR holds user_data.<role>.sh as check.sh renders them.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rendered=$1
+repo=$PWD
+failures=0
+
+check() { # check DESCRIPTION COMMAND...
+  local what=$1
+  shift
+  if "$@"; then
+    echo "ok   $what"
+  else
+    echo "FAIL $what"
+    failures=$((failures + 1))
+  fi
+}
+has() { grep -qF -- "$2" "$1"; }
+has_line() { grep -qxF -- "$2" "$1"; }
+lacks() { ! grep -qF -- "$2" "$1"; }
+count_is() { [[ $(grep -cF -- "$2" "$1") == "$3" ]]; }
+starts_is() { [[ $(grep -c "^$2" "$1") == "$3" ]]; } # lines of $1 starting with $2 (a regex): $3
+mode_is() { [[ $(stat -c %a "$1") == "$2" ]]; }
+no_temporary_files() { [[ -z $(find "$@" \( -name '*.new' -o -name '.grafana.env.*' \) -print) ]]; }
+
+make_stubs() { # make_stubs DIR: the commands the bootstrap runs, recording to $DIR/calls
+  local dir=$1
+  mkdir -p "$dir/bin"
+  cat >"$dir/bin/stub" <<'EOF'
+#!/usr/bin/env bash
+# One stub for every command: records "name args" and answers what the
+# bootstrap reads back.
+name=$(basename "$0")
+echo "$name $*" >>"$STUB_DIR/calls"
+case "$name $*" in
+  "docker compose version --short") echo 2.29.1 ;;
+  "docker compose version") echo "Docker Compose version v2.29.1" ;;
+  "docker --version") echo "Docker version 27.1.1" ;;
+  "git clone"*)
+    dest=${*: -1}
+    mkdir -p "$dest/.git" "$dest/prometheus"
+    cp "$STUB_REPO/docker-compose.yml" "$dest/"
+    cp "$STUB_REPO/prometheus/alerts.yml" "$dest/prometheus/"
+    ;;
+  "git -C "*" rev-parse --quiet --verify refs/remotes/origin/main^{commit}") echo 0123456789abcdef ;;
+  "git -C "*" rev-parse --quiet --verify "*) exit 1 ;;
+  "git -C "*" rev-parse --short=12 HEAD") echo 0123456789ab ;;
+  "swapon --show=NAME --noheadings") cat "$STUB_DIR/swaps" 2>/dev/null || true ;;
+  "swapon --show=NAME,SIZE --noheadings") sed 's/$/ 4G/' "$STUB_DIR/swaps" 2>/dev/null || true ;;
+  "swapon "*) echo "$1" >>"$STUB_DIR/swaps" ;;
+  "fallocate -l "*) : >"$3" ;;
+esac
+exit 0
+EOF
+  chmod +x "$dir/bin/stub"
+  local command
+  for command in apt-get curl gpg docker git systemctl swapon fallocate mkswap dpkg; do
+    ln -sf stub "$dir/bin/$command"
+  done
+}
+
+# run_role ROLE: runs the rendered script for ROLE twice in a fresh scratch
+# folder; leaves its results in $root.
+run_role() {
+  local role=$1 run
+  root=$(mktemp -d)
+  make_stubs "$root"
+  mkdir -p "$root/etc" "$root/sbin"
+  : >"$root/fstab"
+  # Every absolute path the bootstrap writes, moved into the scratch folder.
+  sed -e "s#^LOG=/var/log/#LOG=$root/#" \
+    -e "s#^SRC=/opt/smart-api#SRC=$root/src#" \
+    -e "s#^CONF=/etc/smart-api#CONF=$root/etc/smart-api#" \
+    -e "s#^UNIT=/etc/systemd/system/#UNIT=$root/etc/#" \
+    -e "s#^SELF=/usr/local/sbin/#SELF=$root/sbin/#" \
+    -e "s#/run/smart-api-bootstrap.lock#$root/lock#" \
+    -e "s#/swapfile#$root/swapfile#g" \
+    -e "s#/etc/fstab#$root/fstab#g" \
+    "$rendered/user_data.$role.sh" >"$root/user-data"
+  chmod +x "$root/user-data"
+  if grep -nE '(/var/log|/opt|/etc/smart-api|/etc/systemd|/usr/local/sbin)/' "$root/user-data" |
+    grep -vE '^[0-9]+:\s*#' | grep -v "$root" >"$root/unmoved"; then
+    echo "FAIL $role: paths not moved into the scratch folder:"
+    cat "$root/unmoved"
+    failures=$((failures + 1))
+    return 1
+  fi
+  for run in 1 2; do
+    if ! env PATH="$root/bin:$PATH" STUB_DIR="$root" STUB_REPO="$repo" "$root/user-data" >"$root/run$run.out" 2>&1; then
+      echo "FAIL $role: run $run exited with an error:"
+      tail -n 20 "$root/run$run.out"
+      failures=$((failures + 1))
+      return 1
+    fi
+  done
+}
+
+for role in single service service-upstream monitoring; do
+  echo "-- $role"
+  run_role "$role" || continue
+  calls=$root/calls
+  env=$root/etc/smart-api/compose.env
+  unit=$root/etc/smart-api.service
+  check "both runs finish" count_is "$root/smart-api-bootstrap.log" "smart-api-bootstrap: done: role" 2
+  check "the log holds both runs" count_is "$root/smart-api-bootstrap.log" "smart-api-bootstrap: start: role" 2
+  check "the first run clones" starts_is "$calls" "git clone" 1
+  check "the second run fetches" count_is "$calls" " fetch " 1
+  check "a branch is checked out as the remote has it" has "$calls" "checkout --quiet --force --detach origin/main"
+  check "a copy of the bootstrap is kept" test -x "$root/sbin/smart-api-bootstrap"
+  check "compose.env: the service's threads are the vCPUs" has "$env" "SMART_THREADS=$(nproc)"
+  check "compose.env: the revision" has "$env" "REVISION=0123456789ab"
+  check "grafana.env is readable by root only" mode_is "$root/src/grafana.env" 600
+  check "the unit is a oneshot that stays active" has "$unit" "RemainAfterExit=yes"
+  check "the unit starts the stack with docker compose up -d" has "$unit" "ExecStart=/usr/bin/docker compose up -d"
+  check "the unit stops it with docker compose stop" has "$unit" "ExecStop=/usr/bin/docker compose stop"
+  check "the unit needs docker" has "$unit" "Requires=docker.service"
+  check "the unit is enabled and started" has "$calls" "systemctl reload-or-restart smart-api.service"
+  check "no stray temporary files" no_temporary_files "$root/etc" "$root/src"
+  case $role in
+    single | service)
+      check "one swap file line in fstab after two runs" count_is "$root/fstab" "swapfile none swap sw 0 0" 1
+      check "the swap file is turned on once" starts_is "$calls" "swapon $root/swapfile" 1
+      check "compose.env: the simulator as upstream" has "$env" "SMART_UPSTREAM_URL='http://upstream-sim:9000/api/work'"
+      check "the simulator and the api are built" has "$calls" "docker compose build upstream-sim"
+      check "the api is built" has "$calls" "docker compose build api"
+      ;;
+  esac
+  case $role in
+    single)
+      check "the whole stack starts" has "$env" "SMART_API_UP_ARGS=''"
+      check "grafana.env: the admin password" has "$root/src/grafana.env" "GF_SECURITY_ADMIN_PASSWORD='sample-password-1234'"
+      check "Prometheus and Grafana are pulled" has "$calls" "docker compose pull --quiet prometheus grafana"
+      check "the repository's Prometheus configuration is used" has_line "$env" "COMPOSE_FILE=$root/src/docker-compose.yml"
+      ;;
+    service)
+      check "the api and the simulator start" has "$env" "SMART_API_UP_ARGS='api upstream-sim'"
+      check "grafana.env: no password" lacks "$root/src/grafana.env" "GF_SECURITY_ADMIN_PASSWORD"
+      check "nothing is pulled" lacks "$calls" "docker compose pull"
+      ;;
+    service-upstream)
+      check "no swap file when none is wanted" test ! -e "$root/swapfile"
+      check "the api alone starts" has "$env" "SMART_API_UP_ARGS='--no-deps api'"
+      check "compose.env: the real upstream" has "$env" "SMART_UPSTREAM_URL='https://upstream.example.com/api/work'"
+      check "the simulator is not built" lacks "$calls" "docker compose build upstream-sim"
+      ;;
+    monitoring)
+      check "Prometheus and Grafana start alone" has "$env" "SMART_API_UP_ARGS='--no-deps prometheus grafana'"
+      check "nothing is built" lacks "$calls" "docker compose build"
+      check "the override file is used" has "$env" "COMPOSE_FILE=$root/src/docker-compose.yml:$root/etc/smart-api/compose.aws.yml"
+      check "prometheus.yml: EC2 discovery" has "$root/etc/smart-api/prometheus/prometheus.yml" "ec2_sd_configs:"
+      check "alerts.yml: the repository's rules" cmp -s prometheus/alerts.yml "$root/etc/smart-api/prometheus/alerts.yml"
+      check "Prometheus reads the written configuration" has "$root/etc/smart-api/compose.aws.yml" "--config.file=/etc/prometheus-aws/prometheus.yml"
+      check "promtool checks it" has "$calls" "docker compose run --rm --no-deps --entrypoint promtool prometheus check config"
+      check "grafana.env: the admin password" has "$root/src/grafana.env" "GF_SECURITY_ADMIN_PASSWORD='sample-password-1234'"
+      ;;
+  esac
+  check "the password is not in the log" lacks "$root/smart-api-bootstrap.log" "sample-password-1234"
+  rm -rf "$root"
+done
+
+if ((failures)); then
+  echo "bootstrap dry run: $failures check(s) failed"
+  exit 1
+fi
+echo "bootstrap dry run: every check holds"
