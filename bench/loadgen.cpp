@@ -4,8 +4,9 @@
 //   smart-loadgen rate  --url URL --rate R --duration S [--warmup S] [--connections N]
 //       open loop: request i is due at start + i/R whatever happened before,
 //       and its latency counts from that due time (no coordinated omission)
-//   smart-loadgen burst --url URL --concurrency N [--connections N]
-//       N requests at once; every latency is reported
+//   smart-loadgen burst --url URL --concurrency N [--connections N] [--warm]
+//       N requests at once, each timed from its own start; --warm first sends
+//       an uncounted burst so that the measured one finds open connections
 //   smart-loadgen hold  --url URL --concurrency N --duration S
 //       N keep-alive connections, one request each, then idle for S seconds
 //
@@ -21,6 +22,7 @@
 #include "smart/upstream/url.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -43,12 +45,13 @@ struct options {
   int concurrency = 100;
   int connections = 512;
   bool samples = false;
+  bool warm = false;
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "smart-loadgen: " << why
             << "\nusage: smart-loadgen rate|burst|hold --url URL [--rate R] [--duration S]"
-               " [--warmup S] [--concurrency N] [--connections N] [--samples]\n";
+               " [--warmup S] [--concurrency N] [--connections N] [--samples] [--warm]\n";
   std::exit(2);
 }
 
@@ -80,6 +83,8 @@ options parse(int argc, char* argv[]) {
       o.connections = std::stoi(value());
     } else if (arg == "--samples") {
       o.samples = true;
+    } else if (arg == "--warm") {
+      o.warm = true;
     } else {
       usage("unknown option " + arg);
     }
@@ -170,13 +175,51 @@ net::awaitable<void> run_rate(net::io_context& ioc, upstream::client& c, const o
   r.elapsed_s = o.duration;
 }
 
+// Times one request from its own start: with a warm pool the request is
+// written before the coroutine first suspends, so this is its send time.
+net::awaitable<void> timed(upstream::client& c, results* r, int* remaining,
+                           std::function<void()>* when_all_done) {
+  stop_signal never;
+  const auto start = clock::now();
+  auto res = co_await c.fetch(never);
+  if (r != nullptr) {
+    r->record(res, clock::now() - start);
+  }
+  if (--*remaining == 0 && *when_all_done) {
+    (*when_all_done)();
+  }
+}
+
 net::awaitable<void> run_burst(net::io_context& ioc, upstream::client& c, const options& o,
                                results& r) {
-  const auto start = clock::now();
-  for (int i = 0; i < o.concurrency; ++i) {
-    net::co_spawn(ioc, one(c, start, &r), net::detached);
+  // With --warm, a first burst opens the connections and is not counted;
+  // when its last answer arrives, the measured burst starts.
+  static int remaining = 0;
+  static std::function<void()> nothing;
+  static std::function<void()> launch_measured;
+  static std::optional<net::steady_timer> settle;
+  launch_measured = [&ioc, &c, &o, &r] {
+    // Let the server finish with the first burst (closing its upstream
+    // connections) before the measured one arrives.
+    settle.emplace(ioc, std::chrono::milliseconds{300});
+    settle->async_wait([&ioc, &c, &o, &r](const error_code&) {
+      remaining = o.concurrency;
+      for (int i = 0; i < o.concurrency; ++i) {
+        net::co_spawn(ioc, timed(c, &r, &remaining, &nothing), net::detached);
+      }
+    });
+  };
+  if (!o.warm) {
+    remaining = o.concurrency;
+    for (int i = 0; i < o.concurrency; ++i) {
+      net::co_spawn(ioc, timed(c, &r, &remaining, &nothing), net::detached);
+    }
+    co_return;
   }
-  co_return;
+  remaining = o.concurrency;
+  for (int i = 0; i < o.concurrency; ++i) {
+    net::co_spawn(ioc, timed(c, nullptr, &remaining, &launch_measured), net::detached);
+  }
 }
 
 // Opens N connections, sends one request on each, reads the answers, then

@@ -25,7 +25,9 @@ namespace {
 using net::use_awaitable;
 constexpr auto use_tuple = net::as_tuple(use_awaitable);
 
-constexpr std::size_t read_chunk = 4096;
+// Bytes a single read may take: requests and answers are small, and every
+// connection keeps a buffer of this size for as long as it lives.
+constexpr std::size_t read_chunk = 1024;
 constexpr std::size_t buffer_limit = 16 * 1024;
 // Client timeouts are enforced by a sweep at this period (see server::impl::sweep).
 constexpr auto sweep_period = std::chrono::milliseconds{100};
@@ -108,7 +110,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   net::awaitable<bool> serve_one(session& s);
   net::awaitable<response> handle_api(session& s, route r, std::string_view query,
                                       time_point start, hedge::race_result& race,
-                                      bool& client_gone);
+                                      bool& client_gone, bool& raced);
   net::awaitable<void> linger_close(session& s);
   void forget(session& s);
 
@@ -275,7 +277,7 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session> s) {
 
 net::awaitable<response> server::impl::handle_api(session& s, route r, std::string_view query,
                                                   time_point start, hedge::race_result& race,
-                                                  bool& client_gone) {
+                                                  bool& client_gone, bool& raced) {
   const auto plan = plan_api(r, query, cfg);
   if (plan.reject) {
     co_return *plan.reject;
@@ -285,9 +287,10 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
     co_return overloaded_response();
   }
   const auto deadline = start + plan.timeout;
+  raced = true;  // from here on, serve_one() owes the race a finish_race()
   if (s.buffer.size() > 0) {
     // A pipelined request is already buffered: the client is there.
-    race = co_await hedge::run_race(s.race, plan.policy, start, deadline, attempt, m);
+    race = co_await hedge::decide_race(s.race, plan.policy, start, deadline, attempt, m);
   } else {
     // Race the attempts against the client's connection: if the client goes
     // away, the race is aborted and its attempts stopped. Waiting for
@@ -303,7 +306,7 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
         self->watch_abort->abort();
       }
     });
-    race = co_await hedge::run_race(s.race, plan.policy, start, deadline, attempt, m, &abort);
+    race = co_await hedge::decide_race(s.race, plan.policy, start, deadline, attempt, m, &abort);
     s.watch_abort = nullptr;
     if (s.watching) {
       error_code ignored;
@@ -360,6 +363,7 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
   bool keep_alive = false;
   bool drain_body = false;
   bool client_gone = false;
+  bool raced = false;  // a race was decided: its losers still need finish_race()
   hedge::race_result race;
 
   if (read_ec) {
@@ -398,7 +402,7 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
       resp = error_response(413, "request_too_large", "requests to this service carry no body");
     } else if (is_api(r)) {
       try {
-        resp = co_await handle_api(s, r, query, start, race, client_gone);
+        resp = co_await handle_api(s, r, query, start, race, client_gone, raced);
       } catch (const std::exception& e) {
         spdlog::error("{} internal error: {}", s.request_id, e.what());
         resp = error_response(500, "internal_error", "the request could not be processed");
@@ -420,22 +424,29 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
   const auto elapsed = clock::now() - start;
   m.request_finished(r, resp.status, elapsed);
   error_code write_ec;
+  std::size_t unwritten = 0;
+  std::array<net::const_buffer, 2> buffers{};
   if (!client_gone) {
     const bool head_only = !read_ec && parser.method() == http::verb::head;
     serialize_head(resp, {s.request_id, keep_alive, parser.version() == 10}, s.head);
-    const std::array<net::const_buffer, 2> buffers{
-        net::buffer(s.head), head_only ? net::const_buffer{} : net::buffer(resp.payload())};
-    // Usually the socket takes the whole response at once; the rest, if
-    // any, goes asynchronously, bounded by the client timeout.
+    buffers = {net::buffer(s.head),
+               head_only ? net::const_buffer{} : net::buffer(resp.payload())};
+    // Usually the socket takes the whole response at once.
     const auto total = net::buffer_size(buffers);
     const auto written = write_now(s.socket, buffers, write_ec);
-    if (!write_ec && written < total) {
-      beast::buffers_suffix<std::array<net::const_buffer, 2>> rest{buffers};
-      rest.consume(written);
-      s.arm(cfg.header_timeout);  // a client that does not read its response is dropped
-      std::tie(write_ec, std::ignore) = co_await net::async_write(s.socket, rest, use_tuple);
-      s.disarm();
-    }
+    unwritten = write_ec ? 0 : total - written;
+  }
+  if (raced) {
+    // The answer is out (or on its way): now stop the losing attempts and
+    // wait for them, before anything else happens on this connection.
+    co_await hedge::finish_race(s.race);
+  }
+  if (unwritten > 0) {
+    beast::buffers_suffix<std::array<net::const_buffer, 2>> rest{buffers};
+    rest.consume(net::buffer_size(buffers) - unwritten);
+    s.arm(cfg.header_timeout);  // a client that does not read its response is dropped
+    std::tie(write_ec, std::ignore) = co_await net::async_write(s.socket, rest, use_tuple);
+    s.disarm();
   }
   if (cfg.access_log) {
     spdlog::info("{} \"{} {}\" {} {:.3f}ms attempts={} winner={}", s.request_id,

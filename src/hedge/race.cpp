@@ -52,7 +52,19 @@ struct race_workspace::state {
     wake.cancel();
   }
 
+  // Records a finished attempt in the metrics; returns whether it succeeded.
+  bool account(int index, time_point now) {
+    auto& slot = slots[static_cast<std::size_t>(index)];
+    auto o = slot.result.result;
+    if (o == upstream::outcome::cancelled && slot.cut_by_deadline) {
+      o = upstream::outcome::timeout;
+    }
+    stats->attempt_finished(o, now - slot.started);
+    return o == upstream::outcome::success;
+  }
+
   net::steady_timer wake;
+  metrics* stats = nullptr;
   std::array<attempt_slot, max_attempts> slots;
   std::array<int, max_attempts> finished{};  // indices, in completion order
   int used = 0;  // slots touched by the current race
@@ -66,17 +78,18 @@ race_workspace::race_workspace(const net::any_io_executor& ex)
 
 race_workspace::~race_workspace() = default;
 
-net::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point start,
-                                     time_point deadline, const attempt_fn& attempt, metrics& m,
-                                     race_abort* abort) {
+net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
+                                        time_point deadline, const attempt_fn& attempt,
+                                        metrics& m, race_abort* abort) {
   assert(p.total_attempts() <= max_attempts);
   // Cancellation (the client left) is observed on the wake-up wait below and
-  // must not turn the clean-up awaits into exceptions.
+  // must not turn the awaits into exceptions.
   co_await net::this_coro::throw_if_cancelled(false);
   const auto ex = co_await net::this_coro::executor;
 
   auto& st = ws.get();
   st.reset();
+  st.stats = &m;
   timeline tl{p, start, deadline};
   race_result out;
   std::array<int, max_attempts> successes{};  // attempt indices, in completion order
@@ -102,17 +115,6 @@ net::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point st
                       st.complete(index, std::move(r));
                     });
     }
-  };
-
-  // Records a finished attempt in the metrics; returns whether it succeeded.
-  auto account = [&](int index, time_point now) {
-    auto& slot = st.slots[static_cast<std::size_t>(index)];
-    auto o = slot.result.result;
-    if (o == upstream::outcome::cancelled && slot.cut_by_deadline) {
-      o = upstream::outcome::timeout;
-    }
-    m.attempt_finished(o, now - slot.started);
-    return o == upstream::outcome::success;
   };
 
   // An abort wakes the driver like a finished attempt does.
@@ -150,7 +152,7 @@ net::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point st
     // still answers the request.
     while (st.processed < st.finished_count && s.decided == verdict::pending) {
       const int index = st.finished[static_cast<std::size_t>(st.processed++)];
-      if (account(index, now)) {
+      if (st.account(index, now)) {
         successes[static_cast<std::size_t>(success_count++)] = index;
         s = tl.on_success(index + 1, now);
       } else {
@@ -164,24 +166,12 @@ net::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point st
     }
   }
 
-  // Decided (or abandoned): stop whatever still runs and wait until it has
-  // finished, so that no attempt outlives the request. Stopping closes the
-  // attempt's connection (see upstream::client::fetch).
-  for (auto& slot : st.slots) {
-    if (slot.running) {
-      slot.cut_by_deadline = s.decided == verdict::deadline ||
+  // What still runs is a loser; those cut by the deadline count as timeouts.
+  const bool past_deadline = s.decided == verdict::deadline ||
                              (s.decided == verdict::collected && clock::now() >= deadline);
-      slot.stop.request_stop();
-    }
-  }
-  co_await net::this_coro::reset_cancellation_state();
-  while (st.running > 0) {
-    st.wake.expires_at(time_point::max());
-    co_await st.wake.async_wait(use_tuple);
-  }
-  const auto end = clock::now();
-  while (st.processed < st.finished_count) {
-    account(st.finished[static_cast<std::size_t>(st.processed++)], end);
+  for (int i = 0; i < st.used; ++i) {
+    auto& slot = st.slots[static_cast<std::size_t>(i)];
+    slot.cut_by_deadline = slot.running && past_deadline;
   }
 
   out.decided = client_gone ? verdict::pending : s.decided;
@@ -201,6 +191,41 @@ net::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point st
     out.body += ']';
   }
   co_return out;
+}
+
+net::awaitable<void> finish_race(race_workspace& ws) {
+  co_await net::this_coro::throw_if_cancelled(false);
+  auto& st = ws.get();
+  if (st.running > 0) {
+    // Answers decided at the same moment (a burst of deadlines) go out
+    // before this clean-up: it closes connections, a few system calls each.
+    co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
+    // Stopping closes each attempt's connection (see upstream::client::fetch);
+    // wait until every attempt has finished, so that none outlives the request.
+    for (int i = 0; i < st.used; ++i) {
+      auto& slot = st.slots[static_cast<std::size_t>(i)];
+      if (slot.running) {
+        slot.stop.request_stop();
+      }
+    }
+    co_await net::this_coro::reset_cancellation_state();
+    while (st.running > 0) {
+      st.wake.expires_at(time_point::max());
+      co_await st.wake.async_wait(use_tuple);
+    }
+  }
+  const auto end = clock::now();
+  while (st.processed < st.finished_count) {
+    st.account(st.finished[static_cast<std::size_t>(st.processed++)], end);
+  }
+}
+
+net::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point start,
+                                     time_point deadline, const attempt_fn& attempt, metrics& m,
+                                     race_abort* abort) {
+  auto result = co_await decide_race(ws, p, start, deadline, attempt, m, abort);
+  co_await finish_race(ws);
+  co_return result;
 }
 
 }  // namespace smart::hedge

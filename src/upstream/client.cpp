@@ -39,7 +39,9 @@ constexpr auto probe_after = std::chrono::milliseconds{500};
 constexpr auto resolve_refresh = std::chrono::seconds{30};
 constexpr auto resolve_retry = std::chrono::seconds{1};
 constexpr std::uint32_t response_header_limit = 16 * 1024;
-constexpr std::size_t read_chunk = 4096;
+// Bytes a single read may take: requests and answers are small, and every
+// connection keeps a buffer of this size for as long as it lives.
+constexpr std::size_t read_chunk = 1024;
 
 // Reads one response, keeping only the status and the body: no header map is
 // built, so a successful exchange allocates nothing beyond a large body.

@@ -82,11 +82,21 @@ class race_workspace {
   std::unique_ptr<state> state_;
 };
 
-// Runs until a verdict; then stops every outstanding attempt and waits for
-// them to finish, so that nothing outlives the call. `abort` (or terminal
-// cancellation of the awaiting coroutine) ends the race the same way, with
-// verdict::pending. Call on the workspace's executor (a strand): attempts run
-// on it too. One race at a time per workspace.
+// Runs until a verdict and returns it; attempts still running (the losers)
+// are left to finish_race(), so that the caller can send its answer first.
+// `abort` (or terminal cancellation of the awaiting coroutine) ends the race
+// with verdict::pending. Call on the workspace's executor (a strand): the
+// attempts run on it too. One race at a time per workspace, and every
+// decide_race() must be followed by finish_race() on the same workspace.
+boost::asio::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
+                                                time_point deadline, const attempt_fn& attempt,
+                                                metrics& m, race_abort* abort = nullptr);
+
+// Stops every attempt still running (each closes its connection) and waits
+// until all have finished, so that nothing outlives the request.
+boost::asio::awaitable<void> finish_race(race_workspace& ws);
+
+// decide_race() then finish_race().
 boost::asio::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point start,
                                              time_point deadline, const attempt_fn& attempt,
                                              metrics& m, race_abort* abort = nullptr);

@@ -1,0 +1,492 @@
+#!/usr/bin/env python3
+"""smart-api benchmarks: runs every measurement in one go and writes report/.
+
+    bench/run.sh            # full run (about 25 minutes), writes report/
+    bench/run.sh --smoke    # seconds per measurement, writes to a scratch folder
+
+Measurements (see bench/README.md for the method):
+  throughput   wrk against the fast upstream directly, nginx and smart-api
+  latency      added latency at a fixed rate (open loop)
+  hedging      success ratio and latency on the realistic upstream, vs the ideal model
+  deadline     how late 504s are, 1,000 requests at once
+  memory       RSS with 10,000 requests in flight and with 10,000 idle clients
+  threads      throughput with --threads 1 and 2
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# --- processes ------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=10):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def wait_http(url, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            http_get(url, 2)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench: {url} did not come up")
+            time.sleep(0.05)  # polling a process that is starting
+
+
+class Processes:
+    """Starts programs (optionally pinned to a core) and stops them all."""
+
+    def __init__(self, work):
+        self.work = work
+        self.running = []
+
+    def start(self, name, cmd, core=None):
+        if core is not None:
+            cmd = ["taskset", "-c", str(core)] + cmd
+        log = open(os.path.join(self.work, name + ".log"), "w")
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self.running.append(p)
+        return p
+
+    def stop(self, p, sig_timeout=70):
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=sig_timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p in self.running:
+            self.running.remove(p)
+
+    def stop_all(self):
+        for p in list(self.running):
+            self.stop(p, 10)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def metric(text, name, labels=()):
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        rest = line[len(name):]
+        if rest and rest[0] not in "{ ":
+            continue
+        if all(f'{k}="{v}"' in rest for k, v in labels):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+# --- tools ------------------------------------------------------------------------
+
+
+def wrk(url, seconds, connections=64, core=1):
+    cmd = ["taskset", "-c", str(core), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+           "--latency", url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    p50 = re.search(r"50%\s+([0-9.]+)(us|ms|s)", out)
+    p99 = re.search(r"99%\s+([0-9.]+)(us|ms|s)", out)
+
+    def us(m):
+        if not m:
+            return None
+        v, unit = float(m.group(1)), m.group(2)
+        return v * {"us": 1, "ms": 1000, "s": 1e6}[unit]
+
+    return {
+        "rps": rps,
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(int(x) for x in errors.groups()) if errors else 0,
+        "p50_us": us(p50),
+        "p99_us": us(p99),
+    }
+
+
+def loadgen(build, args, core=None):
+    cmd = [os.path.join(build, "bench", "smart-loadgen")] + args
+    if core is not None:
+        cmd = ["taskset", "-c", str(core)] + cmd
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+# --- measurements ----------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, build, out, smoke):
+        self.build = build
+        self.out = out
+        self.smoke = smoke
+        self.work = tempfile.mkdtemp(prefix="smart-bench-")
+        self.procs = Processes(self.work)
+        self.results = {}
+
+    def binary(self, name):
+        return os.path.join(self.build, name)
+
+    def sim(self, args, core=None, threads=1):
+        port = free_port()
+        p = self.procs.start("sim", [self.binary("upstream-sim"), "--host", "127.0.0.1",
+                                     "--port", str(port), "--threads", str(threads)] + args,
+                             core)
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        return p, port
+
+    def api(self, upstream_port, args=(), core=None):
+        port = free_port()
+        p = self.procs.start("api", [self.binary("smart-api"), "--host", "127.0.0.1",
+                                     "--port", str(port), "--upstream-url",
+                                     f"http://127.0.0.1:{upstream_port}/api/work",
+                                     "--log-file", "", "--access-log", "off"] + list(args),
+                             core)
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        return p, port
+
+    def nginx(self, upstream_port, core=0):
+        port = free_port()
+        conf = os.path.join(self.work, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 1;
+worker_cpu_affinity {1 << core:b};
+daemon off;
+pid {self.work}/nginx.pid;
+error_log {self.work}/nginx-error.log warn;
+events {{ worker_connections 16384; }}
+http {{
+  access_log off;
+  upstream work {{ server 127.0.0.1:{upstream_port}; keepalive 128; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location /api/smart {{
+      proxy_pass http://work/api/work;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+""")
+        p = self.procs.start("nginx", ["nginx", "-c", conf, "-p", self.work])
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("bench: nginx did not start")
+                time.sleep(0.05)
+        return p, port
+
+    # 1. throughput, side by side --------------------------------------------------
+    def throughput(self):
+        seconds = 1 if self.smoke else 10
+        pairs = 1 if self.smoke else 7
+        fast = ["--latency", "fixed:0", "--failures", "none", "--body", '{"time": 1}']
+        # The ceiling: the fast upstream alone on the proxies' core.
+        sim, sim_port = self.sim(fast, core=0)
+        direct = [wrk(f"http://127.0.0.1:{sim_port}/api/work", seconds, core=1)
+                  for _ in range(1 if self.smoke else 3)]
+        self.procs.stop(sim)
+        # The proxies on core 0; the upstream and wrk on core 1.
+        sim, sim_port = self.sim(fast, core=1)
+        ng, ng_port = self.nginx(sim_port, core=0)
+        api, api_port = self.api(sim_port, ["--threads", "1"], core=0)
+        ng_url = f"http://127.0.0.1:{ng_port}/api/smart"
+        api_url = f"http://127.0.0.1:{api_port}/api/smart"
+        wrk(ng_url, 1)  # warm both: connections, caches
+        wrk(api_url, 1)
+        runs = []
+        for i in range(pairs):
+            # A B A B ...: alternate which goes first, so drift hits both alike.
+            order = [("nginx", ng_url), ("smart-api", api_url)]
+            if i % 2:
+                order.reverse()
+            pair = {name: wrk(url, seconds) for name, url in order}
+            runs.append(pair)
+        self.procs.stop(api)
+        self.procs.stop(ng)
+        self.procs.stop(sim)
+        ratios = [r["smart-api"]["rps"] / r["nginx"]["rps"] for r in runs]
+        self.results["throughput"] = {
+            "seconds_per_run": seconds,
+            "direct": direct,
+            "runs": runs,
+            "ratio_median": statistics.median(ratios),
+            "ratios": ratios,
+            "direct_rps_median": statistics.median(d["rps"] for d in direct),
+            "nginx_rps_median": statistics.median(r["nginx"]["rps"] for r in runs),
+            "smart_rps_median": statistics.median(r["smart-api"]["rps"] for r in runs),
+            "non2xx": sum(r[k]["non2xx"] + r[k]["socket_errors"] for r in runs for k in r),
+        }
+
+    # 2. added latency at a fixed rate ----------------------------------------------
+    def latency(self):
+        seconds = 2 if self.smoke else 30
+        rate = 2000
+        sim, sim_port = self.sim(["--latency", "fixed:0", "--failures", "none",
+                                  "--body", '{"time": 1}'], core=1)
+        api, api_port = self.api(sim_port, ["--threads", "1"], core=0)
+        ng, ng_port = self.nginx(sim_port, core=0)
+        common = ["--rate", str(rate), "--duration", str(seconds), "--warmup", "1",
+                  "--connections", "256"]
+        result = {"rate": rate, "seconds": seconds}
+        for name, url in [("direct", f"http://127.0.0.1:{sim_port}/api/work"),
+                          ("smart-api", f"http://127.0.0.1:{api_port}/api/smart"),
+                          ("nginx", f"http://127.0.0.1:{ng_port}/api/smart")]:
+            result[name] = loadgen(self.build, ["rate", "--url", url] + common, core=1)
+        for name in ("smart-api", "nginx"):
+            result[name + "_added_us"] = {
+                q: result[name]["latency_us"][q] - result["direct"]["latency_us"][q]
+                for q in ("p50", "p99", "p999")}
+        self.procs.stop(ng)
+        self.procs.stop(api)
+        self.procs.stop(sim)
+        self.results["latency"] = result
+
+    # 3. hedging on the realistic upstream -------------------------------------------
+    def hedging(self):
+        seconds = 3 if self.smoke else 40
+        rate = 100 if self.smoke else 400
+        timeouts = [300, 500, 1000, 1500]
+        rows = []
+        for hedges in (2, 0):
+            sim, sim_port = self.sim(["--seed", "7"], threads=1)
+            api, api_port = self.api(sim_port, ["--threads", "2", "--hedge-count", str(hedges)])
+            for t in timeouts:
+                before = http_get(f"http://127.0.0.1:{api_port}/metrics")
+                m = loadgen(self.build, ["rate", "--url",
+                                         f"http://127.0.0.1:{api_port}/api/smart?timeout={t}",
+                                         "--rate", str(rate), "--duration", str(seconds),
+                                         "--warmup", "0", "--connections", "2048"])
+                after = http_get(f"http://127.0.0.1:{api_port}/metrics")
+                attempts = (metric(after, "smart_upstream_attempts_total")
+                            - metric(before, "smart_upstream_attempts_total"))
+                requests = m["requests"]
+                ideal = model.simulate(t, hedges=hedges, n=20000 if self.smoke else 400000)
+                rows.append({
+                    "hedges": hedges,
+                    "timeout_ms": t,
+                    "requests": requests,
+                    "status": m["status"],
+                    "success_ratio": m["status"].get("200", 0) / max(requests, 1),
+                    "p50_ms": m["latency_us"]["p50"] / 1000,
+                    "p99_ms": m["latency_us"]["p99"] / 1000,
+                    "p999_ms": m["latency_us"]["p999"] / 1000,
+                    "upstream_per_request": attempts / max(requests, 1),
+                    "model": ideal,
+                })
+            self.procs.stop(api)
+            self.procs.stop(sim)
+        self.results["hedging"] = {"rate": rate, "seconds": seconds, "rows": rows}
+
+    # 4. deadline precision ----------------------------------------------------------
+    def deadline(self):
+        timeout = 1000
+        rate = 200 if self.smoke else 1000  # x 1 s of timeout: this many in flight
+        seconds = 2 if self.smoke else 20
+        burst = 100 if self.smoke else 1000
+        sim, sim_port = self.sim(["--failures", "hang=100"])
+        api, api_port = self.api(sim_port, ["--threads", "2", "--upstream-max-connections",
+                                            "8192"])
+        url = f"http://127.0.0.1:{api_port}/api/smart?timeout={timeout}"
+        steady = loadgen(self.build, ["rate", "--url", url, "--rate", str(rate),
+                                      "--duration", str(seconds), "--warmup", "2",
+                                      "--connections", str(4 * rate), "--samples"])
+        worst = loadgen(self.build, ["burst", "--url", url, "--concurrency", str(burst),
+                                     "--connections", str(burst), "--warm", "--samples"])
+        self.procs.stop(api)
+        self.procs.stop(sim)
+
+        def lateness(m):
+            late = sorted(x / 1000 - timeout for x in m["samples_us"])
+            return late, {"min": late[0], "p50": model.percentile(late, 0.5),
+                          "p99": model.percentile(late, 0.99), "max": late[-1]}
+
+        steady_late, steady_summary = lateness(steady)
+        _, worst_summary = lateness(worst)
+        self.results["deadline"] = {
+            "timeout_ms": timeout,
+            "rate": rate,
+            "in_flight": rate * timeout // 1000,
+            "status": steady["status"],
+            "late_ms": steady_summary,
+            "samples_late_ms": steady_late,
+            "burst": {"concurrent": burst, "status": worst["status"], "late_ms": worst_summary},
+        }
+
+    # 5. memory and scale ---------------------------------------------------------------
+    def memory(self):
+        n = 500 if self.smoke else 10000
+        hold = 2 if self.smoke else 8
+        # In flight: a hanging upstream, timeout 5 s.
+        sim, sim_port = self.sim(["--failures", "hang=100"])
+        api, api_port = self.api(sim_port, ["--threads", "2", "--max-inflight", str(2 * n),
+                                            "--upstream-max-connections", "5000"])
+        idle_rss = rss_kib(api.pid)
+        gen = subprocess.Popen([os.path.join(self.build, "bench", "smart-loadgen"), "burst",
+                                "--url", f"http://127.0.0.1:{api_port}/api/smart?timeout=5000",
+                                "--concurrency", str(n), "--connections", str(n)],
+                               stdout=subprocess.DEVNULL)
+        peak_inflight = 0
+        peak_rss = idle_rss
+        deadline = time.monotonic() + 4.5
+        while time.monotonic() < deadline:
+            text = http_get(f"http://127.0.0.1:{api_port}/metrics")
+            peak_inflight = max(peak_inflight, metric(text, "smart_http_requests_in_flight") - 1)
+            peak_rss = max(peak_rss, rss_kib(api.pid))
+            time.sleep(0.2)  # sampling a process under load
+        gen.wait()
+        self.procs.stop(api)
+        self.procs.stop(sim)
+        inflight = {"requests": n, "peak_in_flight": peak_inflight, "idle_rss_kib": idle_rss,
+                    "peak_rss_kib": peak_rss,
+                    "kib_per_request": (peak_rss - idle_rss) / max(peak_inflight, 1)}
+        # Idle keep-alive clients.
+        sim, sim_port = self.sim(["--latency", "fixed:0", "--failures", "none"])
+        api, api_port = self.api(sim_port, ["--threads", "2"])
+        before = rss_kib(api.pid)
+        gen = subprocess.Popen([os.path.join(self.build, "bench", "smart-loadgen"), "hold",
+                                "--url", f"http://127.0.0.1:{api_port}/healthz",
+                                "--concurrency", str(n), "--duration", str(hold)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(hold / 2 + (1 if self.smoke else 3))  # the connections are open by now
+        during = rss_kib(api.pid)
+        probe = wrk(f"http://127.0.0.1:{api_port}/api/smart", 1, connections=8)
+        gen.wait()
+        self.procs.stop(api)
+        self.procs.stop(sim)
+        idle = {"clients": n, "rss_before_kib": before, "rss_with_clients_kib": during,
+                "kib_per_client": (during - before) / n,
+                "requests_per_s_meanwhile": probe["rps"]}
+        self.results["memory"] = {"in_flight": inflight, "idle_clients": idle}
+
+    # 6. throughput vs --threads -------------------------------------------------------
+    def threads(self):
+        seconds = 1 if self.smoke else 8
+        rows = []
+        sim, sim_port = self.sim(["--latency", "fixed:0", "--failures", "none",
+                                  "--body", '{"time": 1}'], threads=1)
+        for n in (1, 2):
+            api, api_port = self.api(sim_port, ["--threads", str(n)])
+            url = f"http://127.0.0.1:{api_port}/api/smart"
+            wrk(url, 1, core="0,1")
+            runs = [wrk(url, seconds, connections=128, core="0,1")["rps"]
+                    for _ in range(1 if self.smoke else 3)]
+            rows.append({"threads": n, "rps_median": statistics.median(runs), "runs": runs})
+            self.procs.stop(api)
+        self.procs.stop(sim)
+        self.results["threads"] = rows
+
+    def run(self, only):
+        steps = ["throughput", "latency", "hedging", "deadline", "memory", "threads"]
+        try:
+            for step in steps:
+                if only and step not in only:
+                    continue
+                t0 = time.monotonic()
+                print(f"bench: {step} ...", flush=True)
+                getattr(self, step)()
+                print(f"bench: {step} done in {time.monotonic() - t0:.0f} s", flush=True)
+        finally:
+            self.procs.stop_all()
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+# --- the machine ---------------------------------------------------------------------
+
+
+def machine():
+    def first(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip() or \
+                subprocess.run(cmd, capture_output=True, text=True).stderr.strip()
+        except OSError:
+            return "not found"
+
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kib = int(f.readline().split()[1])
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "os": first(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
+        "compiler": first(["c++", "--version"]).splitlines()[0],
+        "nginx": first(["nginx", "-v"]),
+        "wrk": first(["wrk", "--version"]).splitlines()[0] if first(["wrk", "--version"]) else "",
+        "revision": first(["git", "-C", REPO, "rev-parse", "--short=12", "HEAD"]),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build-dir", default=os.path.join(REPO, "build", "release"))
+    parser.add_argument("--out", default=os.path.join(REPO, "report"))
+    parser.add_argument("--smoke", action="store_true", help="seconds, not minutes")
+    parser.add_argument("--only", nargs="*", help="run only these measurements")
+    args = parser.parse_args()
+
+    bench = Bench(args.build_dir, args.out, args.smoke)
+    bench.run(args.only)
+    results = {}
+    previous = os.path.join(args.out, "data", "results.json")
+    if args.only and os.path.exists(previous):
+        with open(previous) as f:
+            results = json.load(f)  # keep the measurements not rerun
+    results.update({"machine": machine(), "smoke": args.smoke, **bench.results})
+    os.makedirs(os.path.join(args.out, "data"), exist_ok=True)
+    with open(os.path.join(args.out, "data", "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    import report  # noqa: E402  (bench/report.py)
+    report.write(results, args.out)
+    print(f"bench: report written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

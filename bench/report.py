@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""Writes report/README.md and its plots from report/data/results.json.
+
+    bench/report.py [--out report]     # re-renders from the stored results
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def gnuplot(script, out_dir):
+    if not shutil.which("gnuplot"):
+        return False
+    subprocess.run(["gnuplot"], input=script, text=True, cwd=out_dir, check=True)
+    return True
+
+
+def plots(r, out):
+    data = os.path.join(out, "data")
+    made = []
+    if "throughput" in r:
+        t = r["throughput"]
+        with open(os.path.join(data, "throughput.dat"), "w") as f:
+            f.write(f'"upstream directly (ceiling)" {t["direct_rps_median"]:.0f}\n')
+            f.write(f'"nginx (proxy)" {t["nginx_rps_median"]:.0f}\n')
+            f.write(f'"smart-api /api/smart" {t["smart_rps_median"]:.0f}\n')
+        if gnuplot("""set terminal pngcairo size 800,420 font ',10'
+set output 'throughput.png'
+set title 'Requests/s, one core (median of runs)'
+set style fill solid 0.7
+set boxwidth 0.6
+set yrange [0:*]
+set grid ytics
+unset key
+plot 'data/throughput.dat' using 0:2:xtic(1) with boxes lc rgb '#3b6ea5', \
+     '' using 0:2:(sprintf('%.0f', $2)) with labels offset 0,1
+""", out):
+            made.append("throughput.png")
+    if "hedging" in r:
+        rows = r["hedging"]["rows"]
+        with open(os.path.join(data, "hedging.dat"), "w") as f:
+            f.write("# timeout hedged_p50 hedged_p99 model_p50 model_p99 single_p50 single_p99 "
+                    "hedged_ok model_ok single_ok single_model_ok\n")
+            for t in sorted({row["timeout_ms"] for row in rows}):
+                h = next(x for x in rows if x["timeout_ms"] == t and x["hedges"] > 0)
+                s = next(x for x in rows if x["timeout_ms"] == t and x["hedges"] == 0)
+                f.write(f'{t} {h["p50_ms"]:.1f} {h["p99_ms"]:.1f} {h["model"]["p50_ms"]:.1f} '
+                        f'{h["model"]["p99_ms"]:.1f} {s["p50_ms"]:.1f} {s["p99_ms"]:.1f} '
+                        f'{100 * h["success_ratio"]:.2f} {100 * h["model"]["success_ratio"]:.2f} '
+                        f'{100 * s["success_ratio"]:.2f} {100 * s["model"]["success_ratio"]:.2f}\n')
+        if gnuplot("""set terminal pngcairo size 1000,420 font ',10'
+set output 'hedging.png'
+set multiplot layout 1,2
+set title 'Success ratio (%) by timeout'
+set xlabel 'timeout (ms)'
+set key bottom right
+set grid
+plot 'data/hedging.dat' using 1:8 with linespoints lw 2 title 'hedged, measured', \
+     '' using 1:9 with lines dt 2 lw 2 title 'hedged, ideal model', \
+     '' using 1:10 with linespoints lw 2 title 'single request, measured', \
+     '' using 1:11 with lines dt 2 lw 2 title 'single request, model'
+set title 'Response time (ms) by timeout'
+set key top left
+plot 'data/hedging.dat' using 1:2 with linespoints lw 2 title 'hedged p50', \
+     '' using 1:4 with lines dt 2 title 'model p50', \
+     '' using 1:3 with linespoints lw 2 title 'hedged p99', \
+     '' using 1:5 with lines dt 2 title 'model p99', \
+     '' using 1:6 with linespoints title 'single p50', \
+     '' using 1:7 with linespoints title 'single p99'
+unset multiplot
+""", out):
+            made.append("hedging.png")
+    if "deadline" in r:
+        with open(os.path.join(data, "deadline.dat"), "w") as f:
+            for v in r["deadline"]["samples_late_ms"]:
+                f.write(f"{v:.3f}\n")
+        if gnuplot("""set terminal pngcairo size 800,400 font ',10'
+set output 'deadline.png'
+set title '504 answers: response time minus timeout (ms), 1,000 in flight'
+set style fill solid 0.7
+set xlabel 'ms after the deadline'
+set ylabel 'requests'
+set grid ytics
+unset key
+bin(x) = 0.05 * floor(x / 0.05)
+plot 'data/deadline.dat' using (bin($1)):(1) smooth freq with boxes lc rgb '#3b6ea5'
+""", out):
+            made.append("deadline.png")
+    return made
+
+
+def write(r, out):
+    made = plots(r, out)
+    m = r["machine"]
+    lines = ["# smart-api benchmark report", ""]
+    if r.get("smoke"):
+        lines += ["**Smoke run**: durations of seconds, figures not meaningful.", ""]
+    lines += [
+        f"Measured {m['date']} at revision `{m['revision']}` by `bench/run.sh` (rerun it to "
+        "reproduce; `bench/README.md` explains each measurement).",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, "
+        f"Linux {m['kernel']}; {m['compiler']}; {m['nginx']}; {m['wrk']}. Everything runs "
+        "on this one machine over loopback.",
+        "",
+    ]
+    if "throughput" in r:
+        t = r["throughput"]
+        lines += [
+            "## Throughput, side by side",
+            "",
+            "`wrk -t1 -c64` for "
+            f"{t['seconds_per_run']} s per run against the fast upstream (`upstream-sim`, "
+            "`{\"time\": 1}` at once). Both proxies run one worker thread pinned to core 0; "
+            "wrk and the upstream share core 1. Runs alternate nginx / smart-api, "
+            f"{len(t['runs'])} pairs; the ratio is the median of the pairs' ratios.",
+            "",
+            "| target | requests/s (median) | p50 latency | p99 latency |",
+            "|---|---:|---:|---:|",
+            f"| upstream directly (ceiling, on core 0) | {fmt(t['direct_rps_median'])} | "
+            f"{fmt(t['direct'][0]['p50_us'])} µs | {fmt(t['direct'][0]['p99_us'])} µs |",
+        ]
+        for name, key in (("nginx reverse proxy (keep-alive pool)", "nginx"),
+                          ("smart-api `/api/smart`", "smart-api")):
+            med = t["nginx_rps_median"] if key == "nginx" else t["smart_rps_median"]
+            p50 = sorted(x[key]["p50_us"] for x in t["runs"])[len(t["runs"]) // 2]
+            p99 = sorted(x[key]["p99_us"] for x in t["runs"])[len(t["runs"]) // 2]
+            lines.append(f"| {name} | {fmt(med)} | {fmt(p50)} µs | {fmt(p99)} µs |")
+        lines += [
+            "",
+            f"**smart-api / nginx = {t['ratio_median']:.2f}** (pairs: "
+            + ", ".join(f"{x:.2f}" for x in t["ratios"])
+            + f"); non-2xx responses and socket errors: {t['non2xx']}.",
+            "",
+        ]
+        if "throughput.png" in made:
+            lines += ["![throughput](throughput.png)", ""]
+    if "latency" in r:
+        la = r["latency"]
+        lines += [
+            "## Added latency at a fixed rate",
+            "",
+            f"Open loop: `smart-loadgen rate` sends {la['rate']} requests/s for {la['seconds']} s "
+            "whatever the answers do, and counts each latency from the request's due time. "
+            "Proxies on core 0, the upstream and the load generator on core 1.",
+            "",
+            "| path | p50 | p99 | p99.9 | added p50 | added p99 | added p99.9 |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            f"| upstream directly | {fmt(la['direct']['latency_us']['p50'])} µs | "
+            f"{fmt(la['direct']['latency_us']['p99'])} µs | "
+            f"{fmt(la['direct']['latency_us']['p999'])} µs | | | |",
+        ]
+        for name in ("smart-api", "nginx"):
+            lat, add = la[name]["latency_us"], la[name + "_added_us"]
+            lines.append(f"| via {name} | {fmt(lat['p50'])} µs | {fmt(lat['p99'])} µs | "
+                         f"{fmt(lat['p999'])} µs | {fmt(add['p50'])} µs | {fmt(add['p99'])} µs | "
+                         f"{fmt(add['p999'])} µs |")
+        lines += [""]
+    if "hedging" in r:
+        h = r["hedging"]
+        lines += [
+            "## Hedging on the realistic upstream",
+            "",
+            "`upstream-sim` with its defaults (latency uniform over 100–600 ms; 5 % 500, 5 % 429, "
+            "3 % invalid JSON, 1 % hang, 2 % reset), "
+            f"{h['rate']} requests/s for {h['seconds']} s per row. **Model** is the same policy "
+            "and distribution simulated with zero overhead (`bench/model.py`, "
+            f"{h['rows'][0]['model']['requests']:,} requests): the ideal. Latency is over all "
+            "answers (200, 502 and 504).",
+            "",
+            "| policy | timeout | requests | success (measured / model) | p50 ms (measured / model) "
+            "| p99 ms (measured / model) | upstream calls per request (measured / model) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in h["rows"]:
+            mo = row["model"]
+            policy = "hedged (1 + 2 at 300 ms)" if row["hedges"] else "single request"
+            lines.append(
+                f"| {policy} | {row['timeout_ms']} | {row['requests']:,} | "
+                f"{100 * row['success_ratio']:.2f} % / {100 * mo['success_ratio']:.2f} % | "
+                f"{row['p50_ms']:.1f} / {mo['p50_ms']:.1f} | {row['p99_ms']:.1f} / "
+                f"{mo['p99_ms']:.1f} | {row['upstream_per_request']:.2f} / "
+                f"{mo['upstream_per_request']:.2f} |")
+        lines += [""]
+        if "hedging.png" in made:
+            lines += ["![hedging](hedging.png)", ""]
+    if "deadline" in r:
+        d = r["deadline"]
+        late, b = d["late_ms"], d["burst"]["late_ms"]
+        lines += [
+            "## Deadline precision",
+            "",
+            f"Requests with `timeout={d['timeout_ms']}` against an upstream that never answers, "
+            f"arriving at {d['rate']:,} per second, so that {d['in_flight']:,} are in flight at "
+            "any moment; response time measured by the client from the request's due time, "
+            f"minus the timeout. Status counts: {d['status']}. The last row is the worst case: "
+            f"{d['burst']['concurrent']:,} requests sent at once, so that all their deadlines "
+            "fall within a few milliseconds (connections opened beforehand; each request timed "
+            "from its own send).",
+            "",
+            "| arrival | earliest | p50 | p99 | latest |",
+            "|---|---:|---:|---:|---:|",
+            f"| {d['rate']:,}/s, {d['in_flight']:,} in flight | {late['min']:.2f} ms | "
+            f"{late['p50']:.2f} ms | {late['p99']:.2f} ms | {late['max']:.2f} ms |",
+            f"| {d['burst']['concurrent']:,} at once | {b['min']:.2f} ms | {b['p50']:.2f} ms | "
+            f"{b['p99']:.2f} ms | {b['max']:.2f} ms |",
+            "",
+        ]
+        if "deadline.png" in made:
+            lines += ["![deadline](deadline.png)", ""]
+    if "memory" in r:
+        mi, mc = r["memory"]["in_flight"], r["memory"]["idle_clients"]
+        lines += [
+            "## Memory and scale",
+            "",
+            "| situation | resident memory | per request / client |",
+            "|---|---:|---:|",
+            f"| idle service | {fmt(mi['idle_rss_kib'] / 1024, 1)} MiB | |",
+            f"| {fmt(mi['peak_in_flight'])} `/api/smart` requests in flight (hanging upstream, "
+            f"timeout 5 s, upstream connections capped at 5,000) | "
+            f"{fmt(mi['peak_rss_kib'] / 1024, 1)} MiB | {mi['kib_per_request']:.1f} KiB |",
+            f"| {fmt(mc['clients'])} idle keep-alive clients | "
+            f"{fmt(mc['rss_with_clients_kib'] / 1024, 1)} MiB | {mc['kib_per_client']:.1f} KiB |",
+            "",
+            f"With the idle clients connected, a probe still got {fmt(mc['requests_per_s_meanwhile'])} "
+            "requests/s.",
+            "",
+        ]
+    if "threads" in r:
+        lines += [
+            "## Throughput and `--threads`",
+            "",
+            "`wrk -t1 -c128`, nothing pinned (the two cores are shared by wrk, the upstream and "
+            "the service).",
+            "",
+            "| --threads | requests/s (median) |",
+            "|---:|---:|",
+        ]
+        for row in r["threads"]:
+            lines.append(f"| {row['threads']} | {fmt(row['rps_median'])} |")
+        lines += [""]
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    parser.add_argument("--out", default=os.path.join(here, "report"))
+    args = parser.parse_args()
+    with open(os.path.join(args.out, "data", "results.json")) as f:
+        write(json.load(f), args.out)
+
+
+if __name__ == "__main__":
+    main()
