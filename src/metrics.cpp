@@ -12,8 +12,11 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -42,14 +45,49 @@ std::size_t code_index(unsigned status) {
 
 // 1 ms to 60 s, dense around the 100-600 ms of the upstream and the 300 ms
 // hedge delay.
-prometheus::Histogram::BucketBoundaries latency_buckets() {
-  return prometheus::Histogram::BucketBoundaries{
-      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2,  0.25, 0.3, 0.35,
-      0.4,   0.45,   0.5,   0.6,  0.75,  1.0,  1.5, 2.0,  2.5,  5.0,  10.0, 20.0,
-      30.0,  60.0};
-}
+constexpr std::array<double, 26> latency_bounds = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2,  0.25, 0.3, 0.35, 0.4,
+    0.45,  0.5,    0.6,   0.75, 1.0,   1.5,  2.0, 2.5,  5.0,  10.0, 20.0, 30.0, 60.0};
 
-double seconds(duration d) { return std::chrono::duration<double>(d).count(); }
+// A latency histogram updated with relaxed atomic adds only: no mutex on the
+// request path (prometheus::Histogram takes one per observation).
+class latency_histogram {
+ public:
+  latency_histogram() {
+    for (std::size_t i = 0; i < latency_bounds.size(); ++i) {
+      bounds_ns_[i] = static_cast<std::int64_t>(latency_bounds[i] * 1e9 + 0.5);
+    }
+  }
+
+  void observe(duration d) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+    const auto bucket = static_cast<std::size_t>(
+        std::lower_bound(bounds_ns_.begin(), bounds_ns_.end(), ns) - bounds_ns_.begin());
+    counts_[bucket].fetch_add(1, std::memory_order_relaxed);
+    sum_ns_.fetch_add(ns > 0 ? static_cast<std::uint64_t>(ns) : 0, std::memory_order_relaxed);
+  }
+
+  [[nodiscard]] prometheus::ClientMetric collect(std::string label, std::string value) const {
+    prometheus::ClientMetric m;
+    m.label.push_back({std::move(label), std::move(value)});
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < counts_.size(); ++i) {
+      cumulative += counts_[i].load(std::memory_order_relaxed);
+      m.histogram.bucket.push_back(
+          {cumulative, i < latency_bounds.size() ? latency_bounds[i]
+                                                 : std::numeric_limits<double>::infinity()});
+    }
+    m.histogram.sample_count = cumulative;
+    m.histogram.sample_sum =
+        static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+    return m;
+  }
+
+ private:
+  std::array<std::int64_t, latency_bounds.size()> bounds_ns_{};
+  std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> counts_{};  // + the +Inf bucket
+  std::atomic<std::uint64_t> sum_ns_{0};
+};
 
 // The standard process metrics (process_*), read from /proc at scrape time.
 struct process_stats {
@@ -131,11 +169,11 @@ struct metrics::impl {
   double start_time = process_start_time();
 
   std::vector<std::array<prometheus::Counter*, known_codes.size() + 1>> requests;  // [route][code]
-  std::vector<prometheus::Histogram*> request_duration;                            // [route]
+  std::array<latency_histogram, edge::all_routes.size()> request_duration;        // [route]
   prometheus::Gauge* in_flight = nullptr;
 
   std::vector<prometheus::Counter*> attempts;               // [outcome]
-  std::vector<prometheus::Histogram*> attempt_duration;     // [outcome]
+  std::array<latency_histogram, upstream::all_outcomes.size()> attempt_duration;  // [outcome]
   std::array<prometheus::Counter*, 2> hedges{};             // [reason]
   std::vector<prometheus::Counter*> wins;                   // [attempt - 1]
   prometheus::Counter* connections_opened = nullptr;
@@ -149,10 +187,6 @@ metrics::metrics(int max_attempts) : impl_{std::make_unique<impl>()} {
                        .Name("smart_http_requests_total")
                        .Help("HTTP requests answered, by route and status code.")
                        .Register(reg);
-  auto& request_duration = prometheus::BuildHistogram()
-                               .Name("smart_http_request_duration_seconds")
-                               .Help("Time from a request being read to its response, by route.")
-                               .Register(reg);
   for (const auto r : edge::all_routes) {
     const std::string route{edge::path_of(r)};
     auto& row = impl_->requests.emplace_back();
@@ -160,8 +194,6 @@ metrics::metrics(int max_attempts) : impl_{std::make_unique<impl>()} {
       row[i] = &requests.Add({{"route", route}, {"code", std::to_string(known_codes[i])}});
     }
     row[other_code] = &requests.Add({{"route", route}, {"code", "other"}});
-    impl_->request_duration.push_back(
-        &request_duration.Add({{"route", route}}, latency_buckets()));
   }
   impl_->in_flight = &prometheus::BuildGauge()
                           .Name("smart_http_requests_in_flight")
@@ -173,15 +205,9 @@ metrics::metrics(int max_attempts) : impl_{std::make_unique<impl>()} {
                        .Name("smart_upstream_attempts_total")
                        .Help("Upstream attempts finished, by outcome.")
                        .Register(reg);
-  auto& attempt_duration = prometheus::BuildHistogram()
-                               .Name("smart_upstream_attempt_duration_seconds")
-                               .Help("Duration of upstream attempts, by outcome.")
-                               .Register(reg);
   for (const auto o : upstream::all_outcomes) {
     const std::string label{upstream::to_string(o)};
     impl_->attempts.push_back(&attempts.Add({{"outcome", label}}));
-    impl_->attempt_duration.push_back(
-        &attempt_duration.Add({{"outcome", label}}, latency_buckets()));
   }
 
   auto& hedges = prometheus::BuildCounter()
@@ -227,13 +253,13 @@ void metrics::request_finished(edge::route r, unsigned status, duration elapsed)
   const auto route = static_cast<std::size_t>(r);
   impl_->in_flight->Decrement();
   impl_->requests[route][code_index(status)]->Increment();
-  impl_->request_duration[route]->Observe(seconds(elapsed));
+  impl_->request_duration[route].observe(elapsed);
 }
 
 void metrics::attempt_finished(upstream::outcome o, duration elapsed) {
   const auto i = static_cast<std::size_t>(o);
   impl_->attempts[i]->Increment();
-  impl_->attempt_duration[i]->Observe(seconds(elapsed));
+  impl_->attempt_duration[i].observe(elapsed);
 }
 
 void metrics::upstream_connection_opened() { impl_->connections_opened->Increment(); }
@@ -254,8 +280,24 @@ void metrics::won(int attempt) {
 
 std::string metrics::render() const {
   auto families = impl_->registry->Collect();
-  const auto p = read_process_stats();
   using prometheus::MetricType;
+  prometheus::MetricFamily requests{"smart_http_request_duration_seconds",
+                                    "Time from a request being read to its response, by route.",
+                                    MetricType::Histogram, {}};
+  for (const auto r : edge::all_routes) {
+    requests.metric.push_back(impl_->request_duration[static_cast<std::size_t>(r)].collect(
+        "route", std::string{edge::path_of(r)}));
+  }
+  families.push_back(std::move(requests));
+  prometheus::MetricFamily attempts{"smart_upstream_attempt_duration_seconds",
+                                    "Duration of upstream attempts, by outcome.",
+                                    MetricType::Histogram, {}};
+  for (const auto o : upstream::all_outcomes) {
+    attempts.metric.push_back(impl_->attempt_duration[static_cast<std::size_t>(o)].collect(
+        "outcome", std::string{upstream::to_string(o)}));
+  }
+  families.push_back(std::move(attempts));
+  const auto p = read_process_stats();
   families.push_back(single("process_start_time_seconds",
                             "Start time of the process since the Unix epoch, in seconds.",
                             MetricType::Gauge, impl_->start_time));

@@ -49,12 +49,12 @@ api_plan plan_api(route r, std::string_view query, const config& cfg) {
   return plan;
 }
 
-response race_response(const hedge::race_result& result, const api_plan& plan) {
+response race_response(hedge::race_result& result, const api_plan& plan) {
   switch (result.decided) {
     case hedge::verdict::success:
     case hedge::verdict::collected: {
       response r;
-      r.body = result.body;
+      r.body = std::move(result.body);
       return r;
     }
     case hedge::verdict::all_failed:

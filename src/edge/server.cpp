@@ -34,6 +34,10 @@ constexpr auto sweep_period = std::chrono::milliseconds{100};
 // When closing after an unread request body, drain at most this much.
 constexpr std::size_t linger_limit = 256 * 1024;
 constexpr auto linger_time = std::chrono::seconds{2};
+// A client's connection is watched for its departure once a race has lasted
+// this long: most answers come sooner, and a departure is then noticed
+// within a few milliseconds at worst.
+constexpr auto watch_grace = std::chrono::milliseconds{5};
 
 // Whether a client connection that became readable was closed by the client
 // (rather than carrying its next request early, which pipelining allows).
@@ -293,19 +297,25 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
     race = co_await hedge::decide_race(s.race, plan.policy, start, deadline, attempt, m);
   } else {
     // Race the attempts against the client's connection: if the client goes
-    // away, the race is aborted and its attempts stopped. Waiting for
-    // readability costs no system call until something arrives.
-    hedge::race_abort abort;
+    // away, the race is aborted and its attempts stopped. The race starts the
+    // watch once it has lasted watch_grace; waiting for readability costs no
+    // system call until something arrives.
+    hedge::race_abort abort{
+        [](void* context) {
+          auto& ses = *static_cast<session*>(context);
+          ses.watching = true;
+          ses.socket.async_wait(tcp::socket::wait_read,
+                                [self = ses.shared_from_this()](error_code ec) {
+                                  self->watching = false;
+                                  if (self->watch_abort != nullptr &&
+                                      ((ec && ec != net::error::operation_aborted) ||
+                                       (!ec && closed_by_peer(self->socket.native_handle())))) {
+                                    self->watch_abort->abort();
+                                  }
+                                });
+        },
+        &s, watch_grace};
     s.watch_abort = &abort;
-    s.watching = true;
-    s.socket.async_wait(tcp::socket::wait_read, [self = s.shared_from_this()](error_code ec) {
-      self->watching = false;
-      if (self->watch_abort != nullptr &&
-          ((ec && ec != net::error::operation_aborted) ||
-           (!ec && closed_by_peer(self->socket.native_handle())))) {
-        self->watch_abort->abort();
-      }
-    });
     race = co_await hedge::decide_race(s.race, plan.policy, start, deadline, attempt, m, &abort);
     s.watch_abort = nullptr;
     if (s.watching) {
@@ -436,7 +446,7 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
     const auto written = write_now(s.socket, buffers, write_ec);
     unwritten = write_ec ? 0 : total - written;
   }
-  if (raced) {
+  if (raced && s.race.busy()) {
     // The answer is out (or on its way): now stop the losing attempts and
     // wait for them, before anything else happens on this connection.
     co_await hedge::finish_race(s.race);

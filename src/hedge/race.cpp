@@ -3,6 +3,7 @@
 #include "smart/metrics.hpp"
 #include "smart/net.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <exception>
@@ -78,6 +79,10 @@ race_workspace::race_workspace(const net::any_io_executor& ex)
 
 race_workspace::~race_workspace() = default;
 
+bool race_workspace::busy() const {
+  return state_->running > 0 || state_->processed < state_->finished_count;
+}
+
 net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
                                         time_point deadline, const attempt_fn& attempt,
                                         metrics& m, race_abort* abort) {
@@ -138,7 +143,20 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
   bool client_gone = abort != nullptr && abort->aborted();
   while (s.decided == verdict::pending && !client_gone) {
     if (st.processed == st.finished_count) {
-      st.wake.expires_at(s.wake_at);
+      auto wake_at = s.wake_at;
+      if (abort != nullptr && !abort->watching()) {
+        const auto watch_at = start + abort->grace();
+        if (clock::now() >= watch_at) {
+          abort->start_watching();
+          if (abort->aborted()) {
+            client_gone = true;
+            break;
+          }
+        } else {
+          wake_at = std::min(wake_at, watch_at);
+        }
+      }
+      st.wake.expires_at(wake_at);
       co_await st.wake.async_wait(use_tuple);
       const auto cs = co_await net::this_coro::cancellation_state;
       if ((abort != nullptr && abort->aborted()) ||
@@ -164,6 +182,10 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
       s = tl.on_timer(now);
       launch(s);
     }
+    if (abort != nullptr && !abort->watching() && now >= start + abort->grace()) {
+      abort->start_watching();
+    }
+    client_gone = client_gone || (abort != nullptr && abort->aborted());
   }
 
   // What still runs is a loser; those cut by the deadline count as timeouts.

@@ -8,6 +8,7 @@
 #include "smart/net.hpp"
 #include "smart/payload.hpp"
 #include "smart/stop.hpp"
+#include "smart/upstream/quick_response.hpp"
 #include "smart/upstream/url.hpp"
 
 #include <openssl/err.h>
@@ -575,6 +576,38 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
     co_return failure(classify(write_ec), write_ec);
   }
   attempt_result r;
+  // The usual answer takes the quick path; anything else goes to Beast with
+  // the same bytes (nothing has been consumed then).
+  for (;;) {
+    quick_response quick;
+    const std::string_view data{static_cast<const char*>(c.buffer.data().data()),
+                                c.buffer.size()};
+    const auto verdict = quick.parse(data, response_header_limit, options.body_limit);
+    if (verdict == quick_response::verdict::parsed) {
+      r.status = quick.status;
+      r.body.assign(quick.body);
+      c.buffer.consume(quick.size);
+      reusable = quick.keep_alive && c.buffer.size() == 0;
+      r.result = r.status != 200              ? outcome::http_error
+                 : is_valid_payload(r.body) ? outcome::success
+                                            : outcome::invalid_body;
+      co_return r;
+    }
+    if (verdict == quick_response::verdict::declined) {
+      break;
+    }
+    auto [ec, n] = co_await stream.async_read_some(c.buffer.prepare(read_chunk), use_tuple);
+    if (ec) {
+      silent = c.buffer.size() == 0;
+      const bool ended = ec == net::error::eof || ec == ssl::error::stream_truncated;
+      r.error = ended ? (silent ? error_code{http::error::end_of_stream}
+                                : error_code{http::error::partial_message})
+                      : ec;
+      r.result = classify(r.error);
+      co_return r;
+    }
+    c.buffer.commit(n);
+  }
   response_reader reader{r.body, options.body_limit};
   auto read_ec = feed(reader, c.buffer);
   while (read_ec == http::error::need_more || (!read_ec && !satisfied(reader, read_ec))) {

@@ -78,14 +78,14 @@ struct run_result {
 };
 
 run_result run(scripted& script, policy p, ms timeout, metrics& m,
-               std::optional<ms> client_leaves = std::nullopt) {
+               std::optional<ms> client_leaves = std::nullopt, race_abort* abort = nullptr) {
   net::io_context ioc;
   attempt_fn fn = script.fn();
   net::cancellation_signal client;
   std::optional<race_result> result;
   script.t0 = clock::now();
   hedge::race_workspace ws{ioc.get_executor()};
-  net::co_spawn(ioc, run_race(ws, p, script.t0, script.t0 + timeout, fn, m),
+  net::co_spawn(ioc, run_race(ws, p, script.t0, script.t0 + timeout, fn, m, abort),
                 net::bind_cancellation_slot(client.slot(),
                                             [&](const std::exception_ptr& e, race_result r) {
                                               if (e) {
@@ -166,6 +166,46 @@ TEST(Race, ClientLeavingCancelsEverythingAtOnce) {
   EXPECT_EQ(testing::metric_value(m.render(), "smart_upstream_attempts_total",
                                   {{"outcome", "cancelled"}}),
             1);
+}
+
+struct watch_probe {
+  std::optional<time_point> started;
+  race_abort* abort = nullptr;
+  std::optional<ms> leave_after_start;  // the "client" leaves this long after the watch starts
+  net::steady_timer* timer = nullptr;
+};
+
+TEST(Race, TheClientWatchStartsOnlyAfterTheGrace) {
+  metrics m;
+  // A fast answer: no watch at all.
+  {
+    watch_probe probe;
+    race_abort abort{[](void* p) { static_cast<watch_probe*>(p)->started = clock::now(); }, &probe,
+                     50ms};
+    scripted s{{{10ms, outcome::success}}};
+    const auto r = run(s, policy::hedged(2, 300ms), 1000ms, m, std::nullopt, &abort);
+    EXPECT_EQ(r.race.decided, verdict::success);
+    EXPECT_FALSE(probe.started.has_value());
+  }
+  // A slow answer: the watch starts at the grace, and aborting ends the race.
+  {
+    watch_probe probe;
+    race_abort abort{[](void* p) {
+                       auto& w = *static_cast<watch_probe*>(p);
+                       w.started = clock::now();
+                       w.abort->abort();  // the client is found gone at once
+                     },
+                     &probe, 50ms};
+    probe.abort = &abort;
+    scripted s{{{5000ms, outcome::success}}};
+    const auto r = run(s, policy::hedged(2, 300ms), 3000ms, m, std::nullopt, &abort);
+    EXPECT_EQ(r.race.decided, verdict::pending);
+    ASSERT_TRUE(probe.started.has_value());
+    EXPECT_GE(*probe.started - s.t0, 50ms);
+    EXPECT_LT(*probe.started - s.t0, 250ms);
+    EXPECT_LT(r.took, 200ms);  // ended by the abort, well before the hedge delay
+    EXPECT_EQ(r.race.attempts_started, 1);
+  }
 }
 
 TEST(Race, CollectsSuccessesInCompletionOrder) {

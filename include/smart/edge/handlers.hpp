@@ -29,7 +29,8 @@ struct api_plan {
 api_plan plan_api(route r, std::string_view query, const config& cfg);
 
 // The response for a finished race (never called for verdict::pending).
-response race_response(const hedge::race_result& result, const api_plan& plan);
+// Takes the body out of `result`.
+response race_response(hedge::race_result& result, const api_plan& plan);
 
 // 503 overloaded, for requests past --max-inflight.
 response overloaded_response();

@@ -40,10 +40,18 @@ struct race_result {
                         // collected: a JSON array of the successful bodies, in completion order
 };
 
-// Lets the caller end a race early, from a completion handler on the race's
-// executor (the client went away). No locking: use it on that executor only.
+// Lets the caller watch for a reason to end a race early (the client went
+// away) and end it. The watch is started by the race itself, and only once
+// the race has lasted `grace`: most answers come sooner, and then watching
+// would be pure cost. Everything happens on the race's executor (no locking).
 class race_abort {
  public:
+  using start_fn = void (*)(void* context);
+
+  race_abort() = default;
+  race_abort(start_fn start_watch, void* context, duration grace)
+      : start_{start_watch}, context_{context}, grace_{grace} {}
+
   // Ends the race with verdict::pending; its attempts are stopped as usual.
   void abort() {
     aborted_ = true;
@@ -53,13 +61,25 @@ class race_abort {
   }
   [[nodiscard]] bool aborted() const { return aborted_; }
 
-  // Set by run_race while it runs.
+  // For the race: when to start watching, and starting it (once).
+  [[nodiscard]] bool watching() const { return started_ || start_ == nullptr; }
+  [[nodiscard]] duration grace() const { return grace_; }
+  void start_watching() {
+    if (!watching()) {
+      started_ = true;
+      start_(context_);
+    }
+  }
   void attach(void (*wake)(void*), void* race) {
     wake_ = wake;
     race_ = race;
   }
 
  private:
+  start_fn start_ = nullptr;
+  void* context_ = nullptr;
+  duration grace_{};
+  bool started_ = false;
   bool aborted_ = false;
   void (*wake_)(void*) = nullptr;
   void* race_ = nullptr;
@@ -77,6 +97,8 @@ class race_workspace {
 
   struct state;
   state& get() { return *state_; }
+  // Whether attempts of the last race still run (finish_race() has work).
+  [[nodiscard]] bool busy() const;
 
  private:
   std::unique_ptr<state> state_;
