@@ -77,7 +77,7 @@ constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug", "info"
 
 // The table every part of the command line is derived from: parsing, the
 // environment twins and the usage text. Keep it in the README's order.
-const std::array<option, 16> options = {{
+const std::array<option, 17> options = {{
     {"--host", "SMART_HOST", "ADDR", "0.0.0.0", "address to listen on",
      [](config& c, std::string_view v) -> std::string {
        if (v.empty()) {
@@ -140,6 +140,11 @@ const std::array<option, 16> options = {{
      "idle time after which a keep-alive client connection is closed",
      [](config& c, std::string_view v) {
        return set_millis<100, 3'600'000>(c.keepalive_timeout, v);
+     }},
+    {"--max-connections", "SMART_MAX_CONNECTIONS", "N", "16384",
+     "client connections at once; more are answered 503 and closed",
+     [](config& c, std::string_view v) {
+       return set_integer<int, 1, 1'000'000>(c.max_connections, v);
      }},
     {"--upstream-ca-file", "SMART_UPSTREAM_CA_FILE", "PATH", "none",
      "extra PEM CA bundle trusted for the upstream, besides the system store",
@@ -270,6 +275,7 @@ std::string describe(const config& cfg) {
       << (cfg.log_file.empty() ? "(console only)" : cfg.log_file)
       << " header_timeout_ms=" << cfg.header_timeout.count()
       << " keepalive_timeout_ms=" << cfg.keepalive_timeout.count()
+      << " max_connections=" << cfg.max_connections
       << " upstream_ca_file=" << (cfg.upstream_ca_file.empty() ? "(none)" : cfg.upstream_ca_file)
       << " access_log=" << (cfg.access_log ? "on" : "off");
   return out.str();

@@ -171,6 +171,8 @@ struct metrics::impl {
   std::vector<std::array<prometheus::Counter*, known_codes.size() + 1>> requests;  // [route][code]
   std::array<latency_histogram, edge::all_routes.size()> request_duration;        // [route]
   prometheus::Gauge* in_flight = nullptr;
+  prometheus::Gauge* connections_open = nullptr;
+  prometheus::Counter* connections_rejected = nullptr;
 
   std::vector<prometheus::Counter*> attempts;               // [outcome]
   std::array<latency_histogram, upstream::all_outcomes.size()> attempt_duration;  // [outcome]
@@ -200,6 +202,17 @@ metrics::metrics(int max_attempts) : impl_{std::make_unique<impl>()} {
                           .Help("HTTP requests being processed.")
                           .Register(reg)
                           .Add({});
+
+  impl_->connections_open = &prometheus::BuildGauge()
+                                 .Name("smart_http_connections_open")
+                                 .Help("Client connections open.")
+                                 .Register(reg)
+                                 .Add({});
+  impl_->connections_rejected = &prometheus::BuildCounter()
+                                     .Name("smart_http_connections_rejected_total")
+                                     .Help("Client connections refused past --max-connections.")
+                                     .Register(reg)
+                                     .Add({});
 
   auto& attempts = prometheus::BuildCounter()
                        .Name("smart_upstream_attempts_total")
@@ -255,6 +268,12 @@ void metrics::request_finished(edge::route r, unsigned status, duration elapsed)
   impl_->requests[route][code_index(status)]->Increment();
   impl_->request_duration[route].observe(elapsed);
 }
+
+void metrics::connection_opened() { impl_->connections_open->Increment(); }
+
+void metrics::connection_closed() { impl_->connections_open->Decrement(); }
+
+void metrics::connection_rejected() { impl_->connections_rejected->Increment(); }
 
 void metrics::attempt_finished(upstream::outcome o, duration elapsed) {
   const auto i = static_cast<std::size_t>(o);

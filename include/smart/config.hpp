@@ -33,6 +33,7 @@ struct config {
   // Beyond the specification's table; documented in the README.
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds keepalive_timeout{75000};
+  int max_connections = 16384;  // client connections at once
   std::string upstream_ca_file;  // extra trusted CA bundle (PEM); the system store stays on
   bool access_log = true;
 };

@@ -24,6 +24,9 @@ class metrics {
   // HTTP edge.
   void request_started();
   void request_finished(edge::route r, unsigned status, duration elapsed);
+  void connection_opened();
+  void connection_closed();
+  void connection_rejected();  // past --max-connections
 
   // Upstream attempts and connections.
   void attempt_finished(upstream::outcome o, duration elapsed);

@@ -17,6 +17,7 @@
 #include <list>
 #include <mutex>
 #include <string>
+#include <utility>
 
 namespace smart::edge {
 
@@ -117,6 +118,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                                       bool& client_gone, bool& raced);
   net::awaitable<void> linger_close(session& s);
   void forget(session& s);
+  void refuse(tcp::socket& socket);
 
   net::io_context& ioc;
   const config& cfg;
@@ -188,11 +190,21 @@ net::awaitable<void> server::impl::accept_loop() {
     error_code ignored;
     socket.set_option(tcp::no_delay{true}, ignored);
     socket.non_blocking(true, ignored);  // lets serve_one() write without the reactor
-    auto s = std::make_shared<session>(tcp::socket{std::move(socket)});
+    bool full = false;
+    std::shared_ptr<session> s;
     {
       std::lock_guard lock{sessions_mu};
-      s->registry_entry = sessions.insert(sessions.end(), s);
+      full = std::cmp_greater_equal(sessions.size(), cfg.max_connections);
+      if (!full) {
+        s = std::make_shared<session>(tcp::socket{std::move(socket)});
+        s->registry_entry = sessions.insert(sessions.end(), s);
+      }
     }
+    if (full) {
+      refuse(socket);
+      continue;
+    }
+    m.connection_opened();
     net::co_spawn(s->socket.get_executor(), run_session(s), net::detached);
     if (shutting_down.load()) {
       break;
@@ -231,7 +243,25 @@ net::awaitable<void> server::impl::sweep() {
   }
 }
 
+void server::impl::refuse(tcp::socket& socket) {
+  // Past --max-connections: a short answer, then the connection is closed,
+  // rather than a client left waiting in the listen queue.
+  m.connection_rejected();
+  std::string id;
+  generate_request_id(id);
+  auto resp = error_response(503, "overloaded", "too many connections; retry shortly");
+  resp.retry_after = 1;
+  std::string head;
+  serialize_head(resp, {id, false, false}, head);
+  const std::array<net::const_buffer, 2> buffers{net::buffer(head), net::buffer(resp.payload())};
+  error_code ignored;
+  write_now(socket, buffers, ignored);
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
+}
+
 void server::impl::forget(session& s) {
+  m.connection_closed();
   std::lock_guard lock{sessions_mu};
   sessions.erase(s.registry_entry);
   if (sessions.empty() && shutting_down.load()) {

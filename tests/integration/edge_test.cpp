@@ -102,13 +102,44 @@ TEST_F(Edge, SlowClientsAreDisconnected) {
 
 TEST_F(Edge, ManyIdleConnectionsDoNotDelayARealRequest) {
   std::vector<std::unique_ptr<http_connection>> idle;
-  for (int i = 0; i < 500; ++i) {
+  for (int i = 0; i < 2000; ++i) {
     idle.push_back(std::make_unique<http_connection>(service.port()));
   }
   upstream.fallback(reply::ok(1));
   const auto r = get(service.port(), "/api/smart?timeout=1000");
   EXPECT_EQ(r.status, 200);
   EXPECT_LT(millis(r.elapsed), 200ms);
+}
+
+TEST(EdgeLimits, ConnectionsPastTheCapAreAnswered503AndClosed) {
+  fake_upstream upstream;
+  auto cfg = test_config(upstream.url());
+  cfg.max_connections = 3;
+  running_service service{cfg};
+  std::vector<std::unique_ptr<http_connection>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<http_connection>(service.port()));
+    held.back()->get("/healthz");
+    ASSERT_TRUE(held.back()->read_response());
+  }
+  EXPECT_EQ(service.metric("smart_http_connections_open"), 3);
+
+  http_connection extra{service.port()};
+  const auto r = extra.read_response();  // answered without asking
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->header("retry-after"), "1");
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_NE(r->body.find(R"("error":"overloaded")"), std::string::npos);
+  EXPECT_TRUE(extra.closed_by_server(std::chrono::seconds{2}));
+  EXPECT_EQ(service.metric("smart_http_connections_rejected_total"), 1);
+
+  // The connections in place still work; a freed place is taken again.
+  held[0]->get("/healthz");
+  EXPECT_EQ(held[0]->read_response()->status, 200);
+  held.pop_back();
+  ASSERT_TRUE(eventually([&] { return service.metric("smart_http_connections_open") == 2; }));
+  EXPECT_EQ(get(service.port(), "/healthz").status, 200);
 }
 
 TEST(EdgeLimits, RequestsPastTheInFlightCapAre503AtOnce) {

@@ -51,6 +51,11 @@ std::vector<failure_case> cases() {
       {"oversized_body", reply::ok(0, R"({"time": 1, "pad": ")" + big + "\"}"), "invalid_body"},
       {"reset", reply::reset_after(0), "reset"},
       {"closed_without_answer", reply::close_after_ms(0), "reset"},
+      {"reset_mid_body", [] {
+         auto r = reply::raw_bytes(response_with("200 OK", "Content-Length: 50\r\n", R"({"time": )"));
+         r.what = reply::kind::raw_then_reset;
+         return r;
+       }(), "reset"},
       {"truncated_body",
        reply::raw_bytes(response_with("200 OK", "Content-Length: 50\r\n", R"({"time": 1)")),
        "reset"},

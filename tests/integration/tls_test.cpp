@@ -52,6 +52,21 @@ TEST(Tls, CertificateForAnotherHostFails) {
   EXPECT_EQ(service.metric("smart_upstream_attempts_total", {{"outcome", "tls_error"}}), 1);
 }
 
+TEST(Tls, AnUpstreamThatDoesNotSpeakTlsIsATlsError) {
+  fake_upstream upstream;  // plain HTTP, answering before any handshake
+  upstream.greet_and_close("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+  std::string url = upstream.url();
+  url.replace(0, 4, "https");  // http -> https
+  auto cfg = test_config(url);
+  cfg.hedge_count = 0;
+  running_service service{cfg};
+  const auto r = get(service.port(), "/api/smart?timeout=1000");
+  EXPECT_EQ(r.status, 502);
+  EXPECT_EQ(service.metric("smart_upstream_attempts_total", {{"outcome", "tls_error"}}), 1);
+  // The service carries on.
+  EXPECT_EQ(get(service.port(), "/healthz").status, 200);
+}
+
 TEST(Tls, PlainHttpToATlsUpstreamFails) {
   const auto ca = make_test_ca("trusted");
   fake_upstream upstream{&ca.server};

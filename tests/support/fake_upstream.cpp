@@ -80,6 +80,7 @@ struct fake_upstream::impl {
   mutable std::condition_variable changed;
   std::deque<reply> scripted;
   reply fallback_reply;
+  std::string greeting;
   std::string last_head;
   std::atomic<int> requests{0};
   std::atomic<int> connections{0};
@@ -124,6 +125,20 @@ net::awaitable<void> fake_upstream::impl::accept_loop() {
 }
 
 net::awaitable<void> fake_upstream::impl::connection(tcp::socket socket) {
+  std::string hello;
+  {
+    std::lock_guard lock{mu};
+    hello = greeting;
+  }
+  if (!hello.empty()) {
+    co_await net::async_write(socket, net::buffer(hello), use_tuple);
+    error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+    --open;
+    notify();
+    co_return;
+  }
   if (tls) {
     ssl::stream<tcp::socket> stream{std::move(socket), *tls};
     auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
@@ -209,6 +224,12 @@ net::awaitable<void> fake_upstream::impl::serve(Stream& stream, tcp::socket& raw
         raw.shutdown(tcp::socket::shutdown_both, ignored);
         co_return;
       }
+      case reply::kind::raw_then_reset: {
+        co_await net::async_write(stream, net::buffer(r.raw), use_tuple);
+        raw.set_option(net::socket_base::linger{true, 0}, ignored);
+        raw.close(ignored);
+        co_return;
+      }
       case reply::kind::trickle:
         for (const char c : r.raw) {
           auto [ec, n] = co_await net::async_write(stream, net::buffer(&c, 1), use_tuple);
@@ -257,6 +278,11 @@ void fake_upstream::script(std::vector<reply> replies) {
   for (auto& r : replies) {
     impl_->scripted.push_back(std::move(r));
   }
+}
+
+void fake_upstream::greet_and_close(std::string bytes) {
+  std::lock_guard lock{impl_->mu};
+  impl_->greeting = std::move(bytes);
 }
 
 void fake_upstream::fallback(reply r) {

@@ -22,6 +22,7 @@ struct reply {
     hang,     // no answer; holds the connection until the client closes it
     close,    // orderly close (FIN) without an answer
     raw,      // `raw` bytes as they are, then close
+    raw_then_reset,  // `raw` bytes as they are, then an abortive close (RST)
     trickle,  // `raw` bytes one at a time, `interval` apart, then close
   };
 
@@ -56,6 +57,10 @@ class fake_upstream {
   [[nodiscard]] std::uint16_t port() const;
   // http(s)://127.0.0.1:<port>/api/work
   [[nodiscard]] std::string url() const;
+
+  // Every new connection is answered with these bytes at once, then closed,
+  // before any request is read (e.g. not TLS where TLS is expected).
+  void greet_and_close(std::string bytes);
 
   // Replies for the next requests, in arrival order; then `fallback`.
   void script(std::vector<reply> replies);

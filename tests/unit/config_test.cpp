@@ -57,6 +57,7 @@ TEST(Config, EveryOptionHasAFlagAndAnEnvironmentTwin) {
       {"--log-file", "SMART_LOG_FILE", "/tmp/x.log"},
       {"--header-timeout-ms", "SMART_HEADER_TIMEOUT_MS", "2000"},
       {"--keepalive-timeout-ms", "SMART_KEEPALIVE_TIMEOUT_MS", "3000"},
+      {"--max-connections", "SMART_MAX_CONNECTIONS", "100"},
       {"--access-log", "SMART_ACCESS_LOG", "off"},
   };
   for (const auto& [flag, env, value] : cases) {
@@ -92,6 +93,7 @@ TEST(Config, InvalidValuesNameTheOption) {
            {{"--max-timeout-ms", "0"}, "--max-timeout-ms"},
            {{"--threads", "0"}, "--threads"},
            {{"--max-inflight", "0"}, "--max-inflight"},
+           {{"--max-connections", "0"}, "--max-connections"},
            {{"--upstream-max-connections", "0"}, "--upstream-max-connections"},
            {{"--log-level", "loud"}, "--log-level"},
            {{"--upstream-url", "ftp://x"}, "--upstream-url"},
