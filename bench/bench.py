@@ -416,12 +416,53 @@ http {{
         self.procs.stop(sim)
         self.results["threads"] = rows
 
+    # 7. soak (its own command: bench/soak.sh) -------------------------------------
+    def soak(self):
+        minutes = 0.5 if self.smoke else 10
+        rate = 300 if self.smoke else 1500
+        sim, sim_port = self.sim(["--seed", "11"])  # the realistic failure mix
+        api, api_port = self.api(sim_port, ["--threads", "2"])
+        # The clients give up on 5 % of the requests after 50 ms.
+        gen = subprocess.Popen(
+            [os.path.join(self.build, "bench", "smart-loadgen"), "rate", "--url",
+             f"http://127.0.0.1:{api_port}/api/smart?timeout=1000", "--rate", str(rate),
+             "--duration", str(minutes * 60), "--warmup", "0", "--connections", "4096",
+             "--abandon", "0.05", "--abandon-after", "50"],
+            stdout=subprocess.PIPE, text=True)
+        samples = []
+        start = time.monotonic()
+        while gen.poll() is None:
+            fds = len(os.listdir(f"/proc/{api.pid}/fd"))
+            samples.append({"t_s": round(time.monotonic() - start, 1),
+                            "rss_kib": rss_kib(api.pid), "fds": fds})
+            time.sleep(1 if self.smoke else 5)  # sampling, not waiting for readiness
+        load = json.loads(gen.stdout.read())
+        text = http_get(f"http://127.0.0.1:{api_port}/metrics")
+        self.procs.stop(api)
+        self.procs.stop(sim)
+        first = samples[: max(1, len(samples) // 10)]
+        last = samples[-max(1, len(samples) // 10):]
+        self.results["soak"] = {
+            "minutes": minutes,
+            "rate": rate,
+            "requests": load["requests"],
+            "status": load["status"],
+            "client_closed_499": metric(text, "smart_http_requests_total", [("code", "499")]),
+            "samples": samples,
+            "rss_first_kib": statistics.median(x["rss_kib"] for x in first),
+            "rss_last_kib": statistics.median(x["rss_kib"] for x in last),
+            "fds_first": statistics.median(x["fds"] for x in first),
+            "fds_last": statistics.median(x["fds"] for x in last),
+            "api_exit_status": api.returncode,
+        }
+
     def run(self, only):
-        steps = ["throughput", "latency", "hedging", "deadline", "memory", "threads"]
+        steps = ["throughput", "latency", "hedging", "deadline", "memory", "threads", "soak"]
         try:
             for step in steps:
-                if only and step not in only:
-                    continue
+                if (only and step not in only) or (not only and step == "soak"
+                                                   and not self.smoke):
+                    continue  # the soak runs on its own (bench/soak.sh); smoke runs it briefly
                 t0 = time.monotonic()
                 print(f"bench: {step} ...", flush=True)
                 getattr(self, step)()

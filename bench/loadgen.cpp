@@ -7,6 +7,8 @@
 //   smart-loadgen burst --url URL --concurrency N [--connections N] [--warm]
 //       N requests at once, each timed from its own start; --warm first sends
 //       an uncounted burst so that the measured one finds open connections
+//       --abandon F [--abandon-after MS]: a share F of the requests is given up
+//       on (the connection closed) after MS milliseconds, counted as status 0
 //   smart-loadgen hold  --url URL --concurrency N --duration S
 //       N keep-alive connections, one request each, then idle for S seconds
 //
@@ -22,6 +24,7 @@
 #include "smart/upstream/url.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <cstdio>
 #include <iostream>
@@ -46,6 +49,8 @@ struct options {
   int connections = 512;
   bool samples = false;
   bool warm = false;
+  double abandon = 0;     // share of requests the client gives up on
+  double abandon_after_ms = 50;
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -85,6 +90,10 @@ options parse(int argc, char* argv[]) {
       o.samples = true;
     } else if (arg == "--warm") {
       o.warm = true;
+    } else if (arg == "--abandon") {
+      o.abandon = std::stod(value());
+    } else if (arg == "--abandon-after") {
+      o.abandon_after_ms = std::stod(value());
     } else {
       usage("unknown option " + arg);
     }
@@ -152,6 +161,31 @@ net::awaitable<void> one(upstream::client& c, time_point due, results* r) {
   }
 }
 
+// A request whose client gives up after `after`: its connection is closed,
+// as a browser tab that is shut would. Counted under status 0.
+net::awaitable<void> abandoned(upstream::client& c, time_point due, duration after,
+                               results* r) {
+  struct give_up {
+    explicit give_up(const net::any_io_executor& ex) : timer{ex} {}
+    stop_signal stop;
+    net::steady_timer timer;
+    bool done = false;
+  };
+  auto state = std::make_shared<give_up>(co_await net::this_coro::executor);
+  state->timer.expires_after(after);
+  state->timer.async_wait([state](const error_code& ec) {
+    if (!ec && !state->done) {
+      state->stop.request_stop();
+    }
+  });
+  auto res = co_await c.fetch(state->stop);
+  state->done = true;
+  state->timer.cancel();
+  if (r != nullptr) {
+    r->record(res, clock::now() - due);
+  }
+}
+
 net::awaitable<void> run_rate(net::io_context& ioc, upstream::client& c, const options& o,
                               results& r) {
   net::steady_timer tick{ioc};
@@ -170,7 +204,21 @@ net::awaitable<void> run_rate(net::io_context& ioc, upstream::client& c, const o
       tick.expires_at(due);
       co_await tick.async_wait(net::as_tuple(net::use_awaitable));
     }
-    net::co_spawn(ioc, one(c, due, due >= measure_from ? &r : nullptr), net::detached);
+    results* sink = due >= measure_from ? &r : nullptr;
+    // Every 1/abandon-th request (evenly spread) is given up on.
+    const bool give_up = o.abandon > 0 &&
+                         std::floor(static_cast<double>(i + 1) * o.abandon) >
+                             std::floor(static_cast<double>(i) * o.abandon);
+    if (give_up) {
+      net::co_spawn(ioc,
+                    abandoned(c, due,
+                              std::chrono::duration_cast<duration>(
+                                  std::chrono::duration<double, std::milli>(o.abandon_after_ms)),
+                              sink),
+                    net::detached);
+    } else {
+      net::co_spawn(ioc, one(c, due, sink), net::detached);
+    }
   }
   r.elapsed_s = o.duration;
 }

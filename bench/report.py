@@ -95,6 +95,25 @@ bin(x) = 0.05 * floor(x / 0.05)
 plot 'data/deadline.dat' using (bin($1)):(1) smooth freq with boxes lc rgb '#3b6ea5'
 """, out):
             made.append("deadline.png")
+    if "soak" in r:
+        with open(os.path.join(data, "soak.dat"), "w") as f:
+            for x in r["soak"]["samples"]:
+                f.write(f'{x["t_s"] / 60:.2f} {x["rss_kib"] / 1024:.1f} {x["fds"]}\n')
+        if gnuplot("""set terminal pngcairo size 900,400 font ',10'
+set output 'soak.png'
+set title 'Soak: resident memory and open descriptors over time'
+set xlabel 'minutes'
+set ylabel 'MiB'
+set y2label 'open descriptors'
+set ytics nomirror
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+set grid
+plot 'data/soak.dat' using 1:2 with lines lw 2 title 'resident memory (MiB)', \
+     '' using 1:3 axes x1y2 with lines lw 2 title 'open descriptors'
+""", out):
+            made.append("soak.png")
     return made
 
 
@@ -248,6 +267,27 @@ def write(r, out):
         for row in r["threads"]:
             lines.append(f"| {row['threads']} | {fmt(row['rps_median'])} |")
         lines += [""]
+    if "soak" in r:
+        k = r["soak"]
+        lines += [
+            "## Soak",
+            "",
+            f"`bench/soak.sh`: {k['minutes']:g} minutes at {k['rate']:,} `/api/smart` requests/s "
+            "(`timeout=1000`) against `upstream-sim` with its failure mix (500, 429, invalid JSON, "
+            "hangs, resets), the clients giving up on 5 % of the requests after 50 ms (the "
+            f"service counted {fmt(k['client_closed_499'])} as 499). {k['requests']:,} requests; "
+            f"status counts (0 = given up by the client): {k['status']}. Resident memory and open "
+            "descriptors of the service, sampled every 5 s:",
+            "",
+            "| | first tenth (median) | last tenth (median) |",
+            "|---|---:|---:|",
+            f"| resident memory | {k['rss_first_kib'] / 1024:.1f} MiB | "
+            f"{k['rss_last_kib'] / 1024:.1f} MiB |",
+            f"| open descriptors | {k['fds_first']:.0f} | {k['fds_last']:.0f} |",
+            "",
+        ]
+        if "soak.png" in made:
+            lines += ["![soak](soak.png)", ""]
     with open(os.path.join(out, "README.md"), "w") as f:
         f.write("\n".join(lines))
 

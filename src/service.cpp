@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -36,7 +37,7 @@ struct service::impl {
         upstream{ioc.get_executor(), upstream::client_options::from(cfg), stats},
         edge{ioc, cfg, stats,
              [this](int /*attempt*/, stop_signal& stop) { return upstream.fetch(stop); }},
-        signals{ioc} {}
+        signals{net::make_strand(ioc)} {}
 
   config cfg;
   net::io_context ioc;
@@ -58,6 +59,15 @@ service::~service() {
 
 void service::start() {
   auto& i = *impl_;
+  // Once the last request of a drain is answered, nothing may keep the
+  // io_context alive: stop listening for signals.
+  i.edge.on_drained([&i] {
+    net::post(i.signals.get_executor(), [&i] {
+      error_code ignored;
+      i.signals.cancel(ignored);
+      i.signals.clear(ignored);
+    });
+  });
   i.upstream.start();
   i.edge.start();
   i.threads.reserve(static_cast<std::size_t>(i.cfg.threads));
@@ -73,10 +83,20 @@ void service::shutdown_on_signals() {
   i.signals.add(SIGINT);
   i.signals.add(SIGTERM);
   i.signals.async_wait([this](const error_code& ec, int signal) {
-    if (!ec) {
-      spdlog::info("signal {}: shutting down gracefully (a second signal exits at once)", signal);
-      shutdown();
+    if (ec) {
+      return;
     }
+    spdlog::info("signal {}: shutting down gracefully (a second signal exits at once)", signal);
+    // Keep listening: a second signal ends the drain at once. The wait is
+    // cancelled when the drain is over (see start()).
+    impl_->signals.async_wait([](const error_code& again, int) {
+      if (!again) {
+        spdlog::warn("second signal: exiting without finishing the requests in flight");
+        spdlog::shutdown();
+        std::_Exit(1);
+      }
+    });
+    shutdown();
   });
 }
 
@@ -84,14 +104,6 @@ void service::shutdown() {
   auto& i = *impl_;
   i.edge.shutdown();
   i.upstream.stop();
-  // The signal set must not keep the io_context alive once the last request
-  // is done. Clearing it restores the default action, so a second signal
-  // while draining ends the process at once.
-  net::post(i.ioc, [&i] {
-    error_code ignored;
-    i.signals.cancel(ignored);
-    i.signals.clear(ignored);
-  });
 }
 
 void service::wait() {

@@ -132,6 +132,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
   std::atomic<bool> shutting_down{false};
   std::atomic<int> api_inflight{0};
+  std::function<void()> drained_callback;
 
   std::mutex sessions_mu;
   std::list<std::weak_ptr<session>> sessions;
@@ -221,8 +222,12 @@ net::awaitable<void> server::impl::sweep() {
     sweep_timer.expires_after(sweep_period);
     co_await sweep_timer.async_wait(use_tuple);
     const auto now = ticks(clock::now());
-    std::lock_guard lock{sessions_mu};
+    std::unique_lock lock{sessions_mu};
     if (shutting_down.load() && sessions.empty()) {
+      lock.unlock();
+      if (drained_callback) {
+        drained_callback();
+      }
       break;
     }
     for (const auto& weak : sessions) {
@@ -526,6 +531,10 @@ void server::start() {
 std::uint16_t server::port() const { return impl_->bound_port; }
 
 bool server::ready() const { return !impl_->shutting_down.load(); }
+
+void server::on_drained(std::function<void()> callback) {
+  impl_->drained_callback = std::move(callback);
+}
 
 void server::shutdown() {
   auto self = impl_;

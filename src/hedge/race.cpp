@@ -27,6 +27,7 @@ struct race_workspace::state {
     time_point started{};
     bool running = false;
     bool cut_by_deadline = false;  // stopped because the deadline passed
+    bool counted = false;          // already in the metrics
     upstream::attempt_result result;
   };
 
@@ -36,6 +37,7 @@ struct race_workspace::state {
       auto& slot = slots[static_cast<std::size_t>(i)];
       slot.stop.reset();
       slot.cut_by_deadline = false;
+      slot.counted = false;
       slot.result.body.clear();
     }
     used = 0;
@@ -60,7 +62,10 @@ struct race_workspace::state {
     if (o == upstream::outcome::cancelled && slot.cut_by_deadline) {
       o = upstream::outcome::timeout;
     }
-    stats->attempt_finished(o, now - slot.started);
+    if (!slot.counted) {
+      slot.counted = true;
+      stats->attempt_finished(o, now - slot.started);
+    }
     return o == upstream::outcome::success;
   }
 
@@ -189,11 +194,19 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
   }
 
   // What still runs is a loser; those cut by the deadline count as timeouts.
+  // They are counted now, so that the metrics already show them when the
+  // client has its answer; finish_race() stops them afterwards.
+  const auto decided_at = clock::now();
   const bool past_deadline = s.decided == verdict::deadline ||
-                             (s.decided == verdict::collected && clock::now() >= deadline);
+                             (s.decided == verdict::collected && decided_at >= deadline);
   for (int i = 0; i < st.used; ++i) {
     auto& slot = st.slots[static_cast<std::size_t>(i)];
-    slot.cut_by_deadline = slot.running && past_deadline;
+    if (slot.running) {
+      slot.cut_by_deadline = past_deadline;
+      slot.counted = true;
+      m.attempt_finished(past_deadline ? upstream::outcome::timeout : upstream::outcome::cancelled,
+                         decided_at - slot.started);
+    }
   }
 
   out.decided = client_gone ? verdict::pending : s.decided;

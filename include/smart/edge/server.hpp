@@ -5,6 +5,7 @@
 #include "smart/hedge/race.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace boost::asio {
@@ -40,6 +41,10 @@ class server {
   void shutdown();
 
   [[nodiscard]] bool ready() const;
+
+  // Called once (on the I/O threads) when a shutdown has finished draining:
+  // the last connection is closed. Set before start().
+  void on_drained(std::function<void()> callback);
 
  private:
   struct impl;

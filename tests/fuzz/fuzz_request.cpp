@@ -1,0 +1,51 @@
+// libFuzzer target: raw bytes into the HTTP request path, up to the response
+// head: request-head parsing, routing, the timeout, the request id, the plan
+// and the error responses. None of it may crash or accept an unsafe id.
+
+#include "smart/config.hpp"
+#include "smart/edge/handlers.hpp"
+#include "smart/edge/request_head.hpp"
+#include "smart/edge/request_id.hpp"
+#include "smart/edge/route.hpp"
+#include "smart/http_feed.hpp"
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const smart::config cfg;
+  std::string target;
+  std::string request_id;
+  smart::edge::request_head parser{target, request_id};
+  smart::beast::flat_buffer buffer{16 * 1024};
+  const auto room = std::min(size, buffer.max_size());
+  auto space = buffer.prepare(room);
+  std::memcpy(space.data(), data, room);
+  buffer.commit(room);
+  const auto ec = smart::feed(parser, buffer);
+  if (ec) {
+    return 0;
+  }
+  if (!smart::edge::is_valid_request_id(request_id)) {
+    smart::edge::generate_request_id(request_id);
+  }
+  for (const char c : request_id) {
+    if (c == '\r' || c == '\n' || c == '"' || c == ' ') {
+      std::abort();  // would be echoed into a header and a log line
+    }
+  }
+  const std::string_view t{target};
+  const auto q = t.find('?');
+  const auto route = smart::edge::find_route(t.substr(0, q));
+  const auto query = q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+  auto plan = smart::edge::plan_api(route, query, cfg);
+  smart::edge::response resp = plan.reject ? *plan.reject : smart::edge::not_found_response();
+  std::string head;
+  smart::edge::serialize_head(resp, {request_id, parser.keep_alive(), parser.version() == 10},
+                              head);
+  if (head.find("\r\n\r\n") != head.size() - 4) {
+    std::abort();  // the head must end exactly once
+  }
+  return 0;
+}

@@ -1,0 +1,112 @@
+// The smart-api program itself: command line, exit statuses, and a graceful
+// shutdown on SIGTERM with hundreds of requests in flight (spec §5, §6).
+
+#include "fake_upstream.hpp"
+#include "http_client.hpp"
+#include "process.hpp"
+#include "service_fixture.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <future>
+#include <regex>
+#include <vector>
+
+namespace smart::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Program : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    binary = program_from_environment("SMART_API_BINARY");
+    if (binary.empty()) {
+      GTEST_SKIP() << "SMART_API_BINARY is not set (run through ctest)";
+    }
+  }
+  std::string binary;
+};
+
+TEST_F(Program, HelpAndVersionExitZero) {
+  child_process help{binary, {"--help"}};
+  EXPECT_EQ(help.wait(10s), 0);
+  EXPECT_NE(help.output().find("--upstream-url"), std::string::npos);
+  child_process version{binary, {"--version"}};
+  EXPECT_EQ(version.wait(10s), 0);
+  EXPECT_TRUE(std::regex_search(version.output(), std::regex{R"(smart-api \d+\.\d+\.\d+)"}));
+}
+
+TEST_F(Program, AnInvalidValueExitsTwoNamingTheOption) {
+  child_process bad{binary, {"--hedge-delay-ms", "soon"}};
+  EXPECT_EQ(bad.wait(10s), 2);
+  EXPECT_NE(bad.output().find("--hedge-delay-ms"), std::string::npos);
+  child_process bad_env{"/usr/bin/env",
+                        {"SMART_MAX_TIMEOUT_MS=0", binary, "--log-file="}};
+  EXPECT_EQ(bad_env.wait(10s), 2);
+  EXPECT_NE(bad_env.output().find("SMART_MAX_TIMEOUT_MS"), std::string::npos);
+}
+
+TEST_F(Program, SigtermAnswersEveryRequestInFlightThenExitsZero) {
+  fake_upstream upstream;
+  upstream.fallback(reply::ok(800, R"({"time": 800})"));
+  child_process api{binary,
+                    {"--host", "127.0.0.1", "--port", "0", "--upstream-url", upstream.url(),
+                     "--log-file=", "--access-log", "off", "--threads", "2"}};
+  const auto line = api.wait_for_line("listening on", 10s);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(line, m, std::regex{R"(listening on 127\.0\.0\.1:(\d+))"}))
+      << api.output();
+  const auto port = static_cast<std::uint16_t>(std::stoi(m[1]));
+  // One line with the effective configuration.
+  EXPECT_NE(line.find("upstream_url=" + upstream.url()), std::string::npos);
+
+  constexpr int n = 300;
+  std::vector<std::future<http_response>> inflight;
+  inflight.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    inflight.push_back(std::async(std::launch::async, [&] {
+      return get(port, "/api/smart?timeout=5000");
+    }));
+  }
+  ASSERT_TRUE(upstream.wait_until([&] { return upstream.requests() >= n; }, 10s));
+
+  const auto start = std::chrono::steady_clock::now();
+  api.signal(SIGTERM);
+  EXPECT_TRUE(eventually([&] { return !can_connect(port); }, 2s))
+      << "new connections are still accepted during the drain";
+  int answered = 0;
+  for (auto& f : inflight) {
+    const auto r = f.get();
+    answered += r.status == 200 ? 1 : 0;
+  }
+  EXPECT_EQ(answered, n);
+  EXPECT_EQ(api.wait(10s), 0) << api.output();
+  // Within the longest deadline (5 s); in fact, as soon as the last answer.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_NE(api.output().find("shutting down"), std::string::npos);
+}
+
+TEST_F(Program, ASecondSignalEndsTheDrainAtOnce) {
+  fake_upstream upstream;
+  upstream.fallback(reply::hang_up());
+  child_process api{binary, {"--host", "127.0.0.1", "--port", "0", "--upstream-url",
+                             upstream.url(), "--log-file="}};
+  const auto line = api.wait_for_line("listening on", 10s);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(line, m, std::regex{R"(listening on 127\.0\.0\.1:(\d+))"}));
+  const auto port = static_cast<std::uint16_t>(std::stoi(m[1]));
+  http_connection c{port};
+  c.get("/api/smart?timeout=30000");
+  ASSERT_TRUE(upstream.wait_until([&] { return upstream.requests() == 1; }));
+  api.signal(SIGTERM);
+  api.wait_for_line("shutting down", 5s);
+  api.signal(SIGTERM);
+  const auto status = api.wait(5s);
+  EXPECT_NE(status, -1) << "still running after the second signal";
+  EXPECT_NE(status, 0);
+}
+
+}  // namespace
+}  // namespace smart::testing
