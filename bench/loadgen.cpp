@@ -238,35 +238,37 @@ net::awaitable<void> timed(upstream::client& c, results* r, int* remaining,
   }
 }
 
+// The state of a burst; lives in main(), after the io_context it uses.
+struct burst_state {
+  explicit burst_state(net::io_context& ioc) : settle{ioc} {}
+  int remaining = 0;
+  std::function<void()> nothing;
+  std::function<void()> launch_measured;
+  net::steady_timer settle;
+};
+
 net::awaitable<void> run_burst(net::io_context& ioc, upstream::client& c, const options& o,
-                               results& r) {
+                               results& r, burst_state& b) {
   // With --warm, a first burst opens the connections and is not counted;
-  // when its last answer arrives, the measured burst starts.
-  static int remaining = 0;
-  static std::function<void()> nothing;
-  static std::function<void()> launch_measured;
-  static std::optional<net::steady_timer> settle;
-  launch_measured = [&ioc, &c, &o, &r] {
-    // Let the server finish with the first burst (closing its upstream
-    // connections) before the measured one arrives.
-    settle.emplace(ioc, std::chrono::milliseconds{300});
-    settle->async_wait([&ioc, &c, &o, &r](const error_code&) {
-      remaining = o.concurrency;
-      for (int i = 0; i < o.concurrency; ++i) {
-        net::co_spawn(ioc, timed(c, &r, &remaining, &nothing), net::detached);
-      }
-    });
+  // once its last answer is in and the server has settled, the measured
+  // burst starts.
+  auto measured = [&ioc, &c, &o, &r, &b] {
+    b.remaining = o.concurrency;
+    for (int i = 0; i < o.concurrency; ++i) {
+      net::co_spawn(ioc, timed(c, &r, &b.remaining, &b.nothing), net::detached);
+    }
   };
   if (!o.warm) {
-    remaining = o.concurrency;
-    for (int i = 0; i < o.concurrency; ++i) {
-      net::co_spawn(ioc, timed(c, &r, &remaining, &nothing), net::detached);
-    }
+    measured();
     co_return;
   }
-  remaining = o.concurrency;
+  b.launch_measured = [&b, measured] {
+    b.settle.expires_after(std::chrono::milliseconds{300});
+    b.settle.async_wait([measured](const error_code&) { measured(); });
+  };
+  b.remaining = o.concurrency;
   for (int i = 0; i < o.concurrency; ++i) {
-    net::co_spawn(ioc, timed(c, nullptr, &remaining, &launch_measured), net::detached);
+    net::co_spawn(ioc, timed(c, nullptr, &b.remaining, &b.launch_measured), net::detached);
   }
 }
 
@@ -318,11 +320,12 @@ int main(int argc, char* argv[]) {
   upstream::client c{ioc.get_executor(), copts, unused};
   c.start();
   results r;
+  burst_state burst{ioc};
   const auto start = clock::now();
   if (o.mode == "rate") {
     net::co_spawn(ioc, run_rate(ioc, c, o, r), net::detached);
   } else if (o.mode == "burst") {
-    net::co_spawn(ioc, run_burst(ioc, c, o, r), net::detached);
+    net::co_spawn(ioc, run_burst(ioc, c, o, r, burst), net::detached);
   } else {
     net::co_spawn(ioc, run_hold(ioc, o, r), net::detached);
   }
