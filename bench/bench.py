@@ -416,7 +416,61 @@ http {{
         self.procs.stop(sim)
         self.results["threads"] = rows
 
-    # 7. soak (its own command: bench/soak.sh) -------------------------------------
+    # 7. hedging refinements: tail latency against extra upstream load ----------------
+    def tuning(self):
+        seconds = 3 if self.smoke else 25
+        rate = 100 if self.smoke else 250
+        timeout = 2000
+        policies = [
+            ("fixed 300 ms", []),
+            ("budget 10 %", ["--hedge-budget-percent", "10"]),
+            ("budget 30 %", ["--hedge-budget-percent", "30"]),
+            ("budget 60 %", ["--hedge-budget-percent", "60"]),
+            ("adaptive p50", ["--hedge-percentile", "50"]),
+            ("adaptive p75", ["--hedge-percentile", "75"]),
+            ("adaptive p90", ["--hedge-percentile", "90"]),
+            ("adaptive p90 + budget 30 %", ["--hedge-percentile", "90",
+                                            "--hedge-budget-percent", "30"]),
+            ("no hedging", ["--hedge-count", "0"]),
+        ]
+        upstreams = [("realistic", ["--seed", "5"]),
+                     ("slow everywhere", ["--seed", "5", "--latency", "uniform:400:900"])]
+        if self.smoke:
+            policies, upstreams = [policies[0], policies[7]], upstreams[1:]
+        rows = []
+        for up_name, up_args in upstreams:
+            for name, args in policies:
+                sim, sim_port = self.sim(up_args)
+                api, api_port = self.api(sim_port, ["--threads", "2"] + args)
+                url = f"http://127.0.0.1:{api_port}/api/smart?timeout={timeout}"
+                # Let the adaptive delay learn before measuring.
+                loadgen(self.build, ["rate", "--url", url, "--rate", str(rate), "--duration",
+                                     "1" if self.smoke else "5", "--warmup", "0",
+                                     "--connections", "2048"])
+                before = http_get(f"http://127.0.0.1:{api_port}/metrics")
+                m = loadgen(self.build, ["rate", "--url", url, "--rate", str(rate),
+                                         "--duration", str(seconds), "--warmup", "0",
+                                         "--connections", "2048"])
+                after = http_get(f"http://127.0.0.1:{api_port}/metrics")
+                self.procs.stop(api)
+                self.procs.stop(sim)
+                attempts = (metric(after, "smart_upstream_attempts_total")
+                            - metric(before, "smart_upstream_attempts_total"))
+                rows.append({
+                    "upstream": up_name, "policy": name, "requests": m["requests"],
+                    "success_ratio": m["status"].get("200", 0) / max(m["requests"], 1),
+                    "p50_ms": m["latency_us"]["p50"] / 1000,
+                    "p99_ms": m["latency_us"]["p99"] / 1000,
+                    "p999_ms": m["latency_us"]["p999"] / 1000,
+                    "upstream_per_request": attempts / max(m["requests"], 1),
+                    "hedge_delay_ms": 1000 * metric(after, "smart_hedge_delay_seconds"),
+                    "suppressed": (metric(after, "smart_hedges_suppressed_total")
+                                   - metric(before, "smart_hedges_suppressed_total")),
+                })
+        self.results["tuning"] = {"rate": rate, "seconds": seconds, "timeout_ms": timeout,
+                                  "rows": rows}
+
+    # 8. soak (its own command: bench/soak.sh) -------------------------------------
     def soak(self):
         minutes = 0.5 if self.smoke else 10
         rate = 300 if self.smoke else 1500
@@ -457,7 +511,8 @@ http {{
         }
 
     def run(self, only):
-        steps = ["throughput", "latency", "hedging", "deadline", "memory", "threads", "soak"]
+        steps = ["throughput", "latency", "hedging", "deadline", "memory", "threads", "tuning",
+                 "soak"]
         try:
             for step in steps:
                 if (only and step not in only) or (not only and step == "soak"

@@ -95,6 +95,35 @@ bin(x) = 0.05 * floor(x / 0.05)
 plot 'data/deadline.dat' using (bin($1)):(1) smooth freq with boxes lc rgb '#3b6ea5'
 """, out):
             made.append("deadline.png")
+    if "tuning" in r:
+        rows = r["tuning"]["rows"]
+        ups = [u for u in ("realistic", "slow everywhere") if any(x["upstream"] == u for x in rows)]
+        with open(os.path.join(data, "tuning.dat"), "w") as f:
+            for up in ups:
+                f.write(f'# {up}\n')
+                for x in rows:
+                    if x["upstream"] == up:
+                        f.write(f'{x["upstream_per_request"]:.3f} {x["p99_ms"]:.1f} '
+                                f'"{x["policy"]}"\n')
+                f.write("\n\n")
+        styles = {"realistic": ("7", "realistic upstream", "0.6"),
+                  "slow everywhere": ("5", "slow everywhere (400-900 ms)", "-0.6")}
+        series = []
+        for i, up in enumerate(ups):
+            pt, title, offset = styles[up]
+            series.append(f"'data/tuning.dat' index {i} using 1:2 with points pt {pt} ps 1.3 "
+                          f"title '{title}'")
+            series.append(f"'' index {i} using 1:2:3 with labels offset 1,{offset} left "
+                          "font ',8' notitle")
+        if ups and gnuplot("""set terminal pngcairo size 1000,460 font ',9'
+set output 'tuning.png'
+set title 'p99 latency against upstream calls per request'
+set xlabel 'upstream calls per /api/smart request'
+set ylabel 'p99 (ms)'
+set grid
+set key top right
+plot """ + ", \\\n     ".join(series) + "\n", out):
+            made.append("tuning.png")
     if "soak" in r:
         with open(os.path.join(data, "soak.dat"), "w") as f:
             for x in r["soak"]["samples"]:
@@ -267,6 +296,30 @@ def write(r, out):
         for row in r["threads"]:
             lines.append(f"| {row['threads']} | {fmt(row['rps_median'])} |")
         lines += [""]
+    if "tuning" in r:
+        tu = r["tuning"]
+        lines += [
+            "## Hedge budget and adaptive hedge delay",
+            "",
+            f"{tu['rate']} `/api/smart` requests/s for {tu['seconds']} s per row "
+            f"(`timeout={tu['timeout_ms']}`, after 5 s to let the adaptive delay learn), on the "
+            "realistic upstream and on one that is slow everywhere (latency uniform over "
+            "400–900 ms, the same failure mix). *Upstream calls* is the extra load: 1.00 means "
+            "no hedging at all.",
+            "",
+            "| upstream | policy | success | p50 ms | p99 ms | p99.9 ms | upstream calls per "
+            "request | hedge delay at the end | hedges withheld |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for x in tu["rows"]:
+            lines.append(
+                f"| {x['upstream']} | {x['policy']} | {100 * x['success_ratio']:.1f} % | "
+                f"{x['p50_ms']:.0f} | {x['p99_ms']:.0f} | {x['p999_ms']:.0f} | "
+                f"{x['upstream_per_request']:.2f} | {x['hedge_delay_ms']:.0f} ms | "
+                f"{x['suppressed']:.0f} |")
+        lines += [""]
+        if "tuning.png" in made:
+            lines += ["![tuning](tuning.png)", ""]
     if "soak" in r:
         k = r["soak"]
         lines += [

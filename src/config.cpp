@@ -72,12 +72,33 @@ std::string set_millis(std::chrono::milliseconds& field, std::string_view text) 
   return err;
 }
 
+// A decimal number with at most one digit after the point, in [Min, Max].
+template <std::uint64_t Min, std::uint64_t Max>
+std::string set_fraction(double& field, std::string_view text) {
+  const auto dot = text.find('.');
+  const auto whole = parse_decimal(text.substr(0, dot), Min, Max);
+  std::uint64_t tenths = 0;
+  bool ok = whole.has_value();
+  if (ok && dot != std::string_view::npos) {
+    const auto frac = text.substr(dot + 1);
+    ok = frac.size() == 1 && frac[0] >= '0' && frac[0] <= '9';
+    tenths = ok ? static_cast<std::uint64_t>(frac[0] - '0') : 0;
+  }
+  const double value = ok ? static_cast<double>(*whole) + static_cast<double>(tenths) / 10 : 0;
+  if (!ok || value > static_cast<double>(Max)) {
+    return "must be a number from " + std::to_string(Min) + " to " + std::to_string(Max) +
+           " (one decimal at most)";
+  }
+  field = value;
+  return {};
+}
+
 constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug", "info",    "warn",
                                                         "error", "critical", "off"};
 
 // The table every part of the command line is derived from: parsing, the
 // environment twins and the usage text. Keep it in the README's order.
-const std::array<option, 17> options = {{
+const std::array<option, 20> options = {{
     {"--host", "SMART_HOST", "ADDR", "0.0.0.0", "address to listen on",
      [](config& c, std::string_view v) -> std::string {
        if (v.empty()) {
@@ -145,6 +166,26 @@ const std::array<option, 17> options = {{
      "client connections at once; more are answered 503 and closed",
      [](config& c, std::string_view v) {
        return set_integer<int, 1, 1'000'000>(c.max_connections, v);
+     }},
+    {"--hedge-budget-percent", "SMART_HEDGE_BUDGET_PERCENT", "P", "0 (off)",
+     "hedge attempts at most P % of first attempts over 10 s (plus 10)",
+     [](config& c, std::string_view v) {
+       return set_fraction<0, 1000>(c.hedge_budget_percent, v);
+     }},
+    {"--hedge-percentile", "SMART_HEDGE_PERCENTILE", "Q", "0 (off)",
+     "hedge delay follows latency percentile Q (50-99.9) of successful attempts",
+     [](config& c, std::string_view v) -> std::string {
+       auto err = set_fraction<0, 100>(c.hedge_percentile, v);
+       if (err.empty() && c.hedge_percentile != 0 &&
+           (c.hedge_percentile < 50 || c.hedge_percentile >= 100)) {
+         return "must be 0 (off) or from 50 to 99.9";
+       }
+       return err;
+     }},
+    {"--hedge-delay-floor-ms", "SMART_HEDGE_DELAY_FLOOR_MS", "MS", "20",
+     "the shortest adaptive hedge delay",
+     [](config& c, std::string_view v) {
+       return set_millis<1, 3'600'000>(c.hedge_delay_floor, v);
      }},
     {"--upstream-ca-file", "SMART_UPSTREAM_CA_FILE", "PATH", "none",
      "extra PEM CA bundle trusted for the upstream, besides the system store",
@@ -276,6 +317,9 @@ std::string describe(const config& cfg) {
       << " header_timeout_ms=" << cfg.header_timeout.count()
       << " keepalive_timeout_ms=" << cfg.keepalive_timeout.count()
       << " max_connections=" << cfg.max_connections
+      << " hedge_budget_percent=" << cfg.hedge_budget_percent
+      << " hedge_percentile=" << cfg.hedge_percentile
+      << " hedge_delay_floor_ms=" << cfg.hedge_delay_floor.count()
       << " upstream_ca_file=" << (cfg.upstream_ca_file.empty() ? "(none)" : cfg.upstream_ca_file)
       << " access_log=" << (cfg.access_log ? "on" : "off");
   return out.str();

@@ -178,6 +178,9 @@ struct metrics::impl {
   std::array<latency_histogram, upstream::all_outcomes.size()> attempt_duration;  // [outcome]
   std::array<prometheus::Counter*, 2> hedges{};             // [reason]
   std::vector<prometheus::Counter*> wins;                   // [attempt - 1]
+  prometheus::Counter* hedges_suppressed = nullptr;
+  prometheus::Gauge* hedge_budget_remaining = nullptr;
+  prometheus::Gauge* hedge_delay = nullptr;
   prometheus::Counter* connections_opened = nullptr;
   prometheus::Gauge* connections_in_use = nullptr;
 };
@@ -238,6 +241,23 @@ metrics::metrics(int max_attempts) : impl_{std::make_unique<impl>()} {
     impl_->wins.push_back(&wins.Add({{"attempt", std::to_string(a)}}));
   }
 
+  impl_->hedges_suppressed = &prometheus::BuildCounter()
+                                  .Name("smart_hedges_suppressed_total")
+                                  .Help("Hedges withheld because the hedge budget was spent.")
+                                  .Register(reg)
+                                  .Add({});
+  impl_->hedge_budget_remaining = &prometheus::BuildGauge()
+                                       .Name("smart_hedge_budget_remaining")
+                                       .Help("Hedge attempts the budget still allows in its "
+                                             "window (when --hedge-budget-percent is set).")
+                                       .Register(reg)
+                                       .Add({});
+  impl_->hedge_delay = &prometheus::BuildGauge()
+                            .Name("smart_hedge_delay_seconds")
+                            .Help("The hedge delay in use (adaptive with --hedge-percentile).")
+                            .Register(reg)
+                            .Add({});
+
   impl_->connections_opened = &prometheus::BuildCounter()
                                    .Name("smart_upstream_connections_opened_total")
                                    .Help("Upstream connections opened.")
@@ -289,6 +309,16 @@ void metrics::upstream_connections_in_use(int delta) {
 
 void metrics::hedges_fired(hedge::hedge_reason why) {
   impl_->hedges[why == hedge::hedge_reason::delay ? 0 : 1]->Increment();
+}
+
+void metrics::hedges_suppressed() { impl_->hedges_suppressed->Increment(); }
+
+void metrics::hedge_budget_remaining(double attempts) {
+  impl_->hedge_budget_remaining->Set(attempts);
+}
+
+void metrics::hedge_delay(duration d) {
+  impl_->hedge_delay->Set(std::chrono::duration<double>(d).count());
 }
 
 void metrics::won(int attempt) {

@@ -2,6 +2,7 @@
 
 #include "smart/edge/server.hpp"
 #include "smart/hedge/race.hpp"
+#include "smart/hedge/tuning.hpp"
 #include "smart/metrics.hpp"
 #include "smart/net.hpp"
 #include "smart/upstream/client.hpp"
@@ -35,14 +36,19 @@ struct service::impl {
         ioc{cfg.threads},
         stats{std::max(3, 1 + cfg.hedge_count)},
         upstream{ioc.get_executor(), upstream::client_options::from(cfg), stats},
+        tuning{hedge::tuning_options{cfg.hedge_budget_percent, cfg.hedge_percentile,
+                                     cfg.hedge_delay, cfg.hedge_delay_floor},
+               stats},
         edge{ioc, cfg, stats,
-             [this](int /*attempt*/, stop_signal& stop) { return upstream.fetch(stop); }},
+             [this](int /*attempt*/, stop_signal& stop) { return upstream.fetch(stop); },
+             tuning},
         signals{net::make_strand(ioc)} {}
 
   config cfg;
   net::io_context ioc;
   metrics stats;
   upstream::client upstream;
+  hedge::hedge_tuning tuning;
   edge::server edge;
   net::signal_set signals;
   std::vector<std::thread> threads;

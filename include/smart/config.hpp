@@ -34,6 +34,10 @@ struct config {
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds keepalive_timeout{75000};
   int max_connections = 16384;  // client connections at once
+  // Opt-in hedging refinements (0: off, the specification's fixed policy).
+  double hedge_budget_percent = 0;
+  double hedge_percentile = 0;
+  std::chrono::milliseconds hedge_delay_floor{20};
   std::string upstream_ca_file;  // extra trusted CA bundle (PEM); the system store stays on
   bool access_log = true;
 };

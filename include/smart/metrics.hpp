@@ -36,6 +36,10 @@ class metrics {
   // Hedging.
   void hedges_fired(hedge::hedge_reason why);
   void won(int attempt);
+  // Opt-in hedging refinements (hedge/tuning.hpp).
+  void hedges_suppressed();
+  void hedge_budget_remaining(double attempts);
+  void hedge_delay(duration d);
 
   // Prometheus text exposition format 0.0.4.
   [[nodiscard]] std::string render() const;

@@ -4,6 +4,7 @@
 #include "smart/edge/handlers.hpp"
 #include "smart/edge/request_head.hpp"
 #include "smart/edge/request_id.hpp"
+#include "smart/hedge/tuning.hpp"
 #include "smart/http_feed.hpp"
 #include "smart/metrics.hpp"
 #include "smart/net.hpp"
@@ -100,11 +101,13 @@ struct session : std::enable_shared_from_this<session> {
 };
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
-  impl(net::io_context& context, const config& c, metrics& mx, hedge::attempt_fn fn)
+  impl(net::io_context& context, const config& c, metrics& mx, hedge::attempt_fn fn,
+       hedge::hedge_tuning& t)
       : ioc{context},
         cfg{c},
         m{mx},
         attempt{std::move(fn)},
+        tuning{t},
         strand{net::make_strand(context)},
         acceptor{strand},
         sweep_timer{strand} {}
@@ -124,6 +127,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   const config& cfg;
   metrics& m;
   hedge::attempt_fn attempt;
+  hedge::hedge_tuning& tuning;
 
   net::strand<net::io_context::executor_type> strand;  // acceptor and sweep
   tcp::acceptor acceptor;
@@ -325,11 +329,16 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
   if (!place.admitted()) {
     co_return overloaded_response();
   }
+  auto policy = plan.policy;
+  if (policy.hedge_attempts > 0) {
+    policy.hedge_delay = tuning.delay(start);  // the configured delay, unless adaptive
+  }
   const auto deadline = start + plan.timeout;
   raced = true;  // from here on, serve_one() owes the race a finish_race()
   if (s.buffer.size() > 0) {
     // A pipelined request is already buffered: the client is there.
-    race = co_await hedge::decide_race(s.race, plan.policy, start, deadline, attempt, m);
+    race = co_await hedge::decide_race(s.race, policy, start, deadline, attempt, m, nullptr,
+                                      &tuning);
   } else {
     // Race the attempts against the client's connection: if the client goes
     // away, the race is aborted and its attempts stopped. The race starts the
@@ -351,7 +360,8 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
         },
         &s, watch_grace};
     s.watch_abort = &abort;
-    race = co_await hedge::decide_race(s.race, plan.policy, start, deadline, attempt, m, &abort);
+    race = co_await hedge::decide_race(s.race, policy, start, deadline, attempt, m, &abort,
+                                      &tuning);
     s.watch_abort = nullptr;
     if (s.watching) {
       error_code ignored;
@@ -510,8 +520,9 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
 
 // ---------------------------------------------------------------------------
 
-server::server(net::io_context& ioc, const config& cfg, metrics& m, hedge::attempt_fn attempt)
-    : impl_{std::make_shared<impl>(ioc, cfg, m, std::move(attempt))} {}
+server::server(net::io_context& ioc, const config& cfg, metrics& m, hedge::attempt_fn attempt,
+               hedge::hedge_tuning& tuning)
+    : impl_{std::make_shared<impl>(ioc, cfg, m, std::move(attempt), tuning)} {}
 
 server::~server() = default;
 

@@ -1,5 +1,7 @@
 #include "smart/hedge/race.hpp"
 
+#include "smart/hedge/tuning.hpp"
+
 #include "smart/metrics.hpp"
 #include "smart/net.hpp"
 
@@ -65,12 +67,16 @@ struct race_workspace::state {
     if (!slot.counted) {
       slot.counted = true;
       stats->attempt_finished(o, now - slot.started);
+      if (o == upstream::outcome::success && tuning != nullptr) {
+        tuning->succeeded(now - slot.started, now);
+      }
     }
     return o == upstream::outcome::success;
   }
 
   net::steady_timer wake;
   metrics* stats = nullptr;
+  hedge_tuning* tuning = nullptr;
   std::array<attempt_slot, max_attempts> slots;
   std::array<int, max_attempts> finished{};  // indices, in completion order
   int used = 0;  // slots touched by the current race
@@ -90,7 +96,7 @@ bool race_workspace::busy() const {
 
 net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
                                         time_point deadline, const attempt_fn& attempt,
-                                        metrics& m, race_abort* abort) {
+                                        metrics& m, race_abort* abort, hedge_tuning* tuning) {
   assert(p.total_attempts() <= max_attempts);
   // Cancellation (the client left) is observed on the wake-up wait below and
   // must not turn the awaits into exceptions.
@@ -100,12 +106,22 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
   auto& st = ws.get();
   st.reset();
   st.stats = &m;
+  st.tuning = tuning;
+  if (tuning != nullptr && p.hedge_attempts > 0) {
+    tuning->first_attempt(start);
+  }
   timeline tl{p, start, deadline};
   race_result out;
   std::array<int, max_attempts> successes{};  // attempt indices, in completion order
   int success_count = 0;
 
-  auto launch = [&](const step& s) {
+  // Starts what step s asks for, unless the hedge budget withholds the
+  // hedges; returns the step actually taken.
+  auto launch = [&](step s) -> step {
+    if (s.hedged && tuning != nullptr &&
+        !tuning->allow_hedges(p.hedge_attempts, clock::now())) {
+      s = tl.withhold_hedges(s, clock::now());
+    }
     if (s.hedged) {
       m.hedges_fired(s.reason);
     }
@@ -125,6 +141,7 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
                       st.complete(index, std::move(r));
                     });
     }
+    return s;
   };
 
   // An abort wakes the driver like a finished attempt does.
@@ -143,8 +160,7 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
     abort->attach([](void* timer) { static_cast<net::steady_timer*>(timer)->cancel(); },
                   &st.wake);
   }
-  step s = tl.begin();
-  launch(s);
+  step s = launch(tl.begin());
   bool client_gone = abort != nullptr && abort->aborted();
   while (s.decided == verdict::pending && !client_gone) {
     if (st.processed == st.finished_count) {
@@ -177,15 +193,13 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
       const int index = st.finished[static_cast<std::size_t>(st.processed++)];
       if (st.account(index, now)) {
         successes[static_cast<std::size_t>(success_count++)] = index;
-        s = tl.on_success(index + 1, now);
+        s = launch(tl.on_success(index + 1, now));
       } else {
-        s = tl.on_failure(index + 1, now);
+        s = launch(tl.on_failure(index + 1, now));
       }
-      launch(s);
     }
     if (s.decided == verdict::pending && now >= s.wake_at) {
-      s = tl.on_timer(now);
-      launch(s);
+      s = launch(tl.on_timer(now));
     }
     if (abort != nullptr && !abort->watching() && now >= start + abort->grace()) {
       abort->start_watching();

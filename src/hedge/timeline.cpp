@@ -130,4 +130,15 @@ step timeline::on_timer(time_point now) {
   return s;
 }
 
+step timeline::withhold_hedges(const step& s, time_point now) {
+  if (!s.hedged) {
+    return s;
+  }
+  started_ -= policy_.hedge_attempts;  // hedged_ stays set: no hedge starts later
+  const int others = s.launch - policy_.hedge_attempts;
+  step out = settle(now);
+  out.launch += others;
+  return out;
+}
+
 }  // namespace smart::hedge

@@ -175,3 +175,49 @@ TEST(HedgingLimits, AbsentTimeoutIsBoundedByTheMaximum) {
 
 }  // namespace
 }  // namespace smart::testing
+
+namespace smart::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(HedgingTuning, ASpentBudgetLeavesAttemptOneAlone) {
+  fake_upstream upstream;
+  auto cfg = test_config(upstream.url());
+  cfg.hedge_delay = 50ms;
+  cfg.hedge_budget_percent = 1;  // 1 % of 8 first attempts, plus a reserve of 10 per window
+  running_service service{cfg};
+  upstream.fallback(reply::ok(150, R"({"time": 150})"));
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(get(service.port(), "/api/smart?timeout=2000").status, 200);
+  }
+  // Five requests hedged (2 hedge attempts each); the budget was spent then.
+  EXPECT_EQ(service.metric("smart_hedges_total", {{"reason", "delay"}}), 5);
+  EXPECT_EQ(service.metric("smart_hedges_suppressed_total"), 3);
+  EXPECT_TRUE(upstream.wait_until([&] { return upstream.requests() == 8 + 10; }, 2s));
+}
+
+TEST(HedgingTuning, TheAdaptiveDelayHedgesSoonerOnAFastUpstream) {
+  fake_upstream upstream;
+  auto cfg = test_config(upstream.url());
+  cfg.hedge_percentile = 90;
+  cfg.hedge_delay_floor = 20ms;
+  running_service service{cfg};
+  upstream.fallback(reply::ok(5, R"({"time": 5})"));
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_EQ(get(service.port(), "/api/smart?timeout=2000").status, 200);
+  }
+  // Let the cached delay refresh (at most every 100 ms), then check it.
+  ASSERT_TRUE(eventually([&] {
+    get(service.port(), "/api/smart?timeout=2000");
+    return service.metric("smart_hedge_delay_seconds") <= 0.021;
+  }));
+  // Attempt 1 hangs: the hedges now start after about 20 ms, not 300.
+  upstream.script({reply::hang_up()});
+  const auto r = get(service.port(), "/api/smart?timeout=2000");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(r.elapsed), 200ms);
+}
+
+}  // namespace
+}  // namespace smart::testing

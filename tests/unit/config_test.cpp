@@ -58,6 +58,9 @@ TEST(Config, EveryOptionHasAFlagAndAnEnvironmentTwin) {
       {"--header-timeout-ms", "SMART_HEADER_TIMEOUT_MS", "2000"},
       {"--keepalive-timeout-ms", "SMART_KEEPALIVE_TIMEOUT_MS", "3000"},
       {"--max-connections", "SMART_MAX_CONNECTIONS", "100"},
+      {"--hedge-budget-percent", "SMART_HEDGE_BUDGET_PERCENT", "25"},
+      {"--hedge-percentile", "SMART_HEDGE_PERCENTILE", "95.5"},
+      {"--hedge-delay-floor-ms", "SMART_HEDGE_DELAY_FLOOR_MS", "50"},
       {"--access-log", "SMART_ACCESS_LOG", "off"},
   };
   for (const auto& [flag, env, value] : cases) {
@@ -79,6 +82,15 @@ TEST(Config, FlagWinsOverEnvironment) {
   EXPECT_EQ(f.parse({}).cfg.port, 7000);
 }
 
+TEST(Config, HedgingRefinementsAreOffByDefault) {
+  const auto c = fixture{}.parse({}).cfg;
+  EXPECT_EQ(c.hedge_budget_percent, 0);
+  EXPECT_EQ(c.hedge_percentile, 0);
+  const auto on = fixture{}.parse({"--hedge-percentile=99.9", "--hedge-budget-percent=7.5"}).cfg;
+  EXPECT_DOUBLE_EQ(on.hedge_percentile, 99.9);
+  EXPECT_DOUBLE_EQ(on.hedge_budget_percent, 7.5);
+}
+
 TEST(Config, EmptyLogFileMeansConsoleOnly) {
   EXPECT_EQ(fixture{}.parse({"--log-file="}).cfg.log_file, "");
 }
@@ -94,6 +106,10 @@ TEST(Config, InvalidValuesNameTheOption) {
            {{"--threads", "0"}, "--threads"},
            {{"--max-inflight", "0"}, "--max-inflight"},
            {{"--max-connections", "0"}, "--max-connections"},
+           {{"--hedge-budget-percent", "-1"}, "--hedge-budget-percent"},
+           {{"--hedge-budget-percent", "2.55"}, "--hedge-budget-percent"},
+           {{"--hedge-percentile", "40"}, "--hedge-percentile"},
+           {{"--hedge-percentile", "100"}, "--hedge-percentile"},
            {{"--upstream-max-connections", "0"}, "--upstream-max-connections"},
            {{"--log-level", "loud"}, "--log-level"},
            {{"--upstream-url", "ftp://x"}, "--upstream-url"},

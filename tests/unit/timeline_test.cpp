@@ -171,6 +171,38 @@ TEST(Timeline, EventsAfterTheVerdictChangeNothing) {
   EXPECT_EQ(s.decided, verdict::success);
 }
 
+// --- hedges withheld (the hedge budget is spent) ---------------------------
+
+TEST(Timeline, WithheldHedgesLeaveAttemptOneAloneUntilTheDeadline) {
+  timeline tl{smart_policy(), t0, at(1500)};
+  tl.begin();
+  const auto s = tl.withhold_hedges(tl.on_timer(at(300)), at(300));
+  EXPECT_EQ(s.launch, 0);
+  EXPECT_FALSE(s.hedged);
+  EXPECT_EQ(s.decided, verdict::pending);
+  EXPECT_EQ(s.wake_at, at(1500));
+  EXPECT_EQ(tl.started(), 1);
+  EXPECT_EQ(tl.on_success(1, at(700)).decided, verdict::success);
+}
+
+TEST(Timeline, WithheldHedgesAfterAnEarlyFailureMean502AtOnce) {
+  timeline tl{smart_policy(), t0, at(1500)};
+  tl.begin();
+  const auto s = tl.withhold_hedges(tl.on_failure(1, at(20)), at(20));
+  EXPECT_EQ(s.launch, 0);
+  EXPECT_EQ(s.decided, verdict::all_failed);
+}
+
+TEST(Timeline, WithheldHedgesAtZeroDelayKeepAttemptOne) {
+  timeline tl{policy::hedged(2, milliseconds{0}), t0, at(1000)};
+  const auto s = tl.withhold_hedges(tl.begin(), t0);
+  EXPECT_EQ(s.launch, 1);
+  EXPECT_EQ(tl.started(), 1);
+  EXPECT_EQ(s.wake_at, at(1000));
+  // No hedge comes later either.
+  EXPECT_EQ(tl.on_timer(at(500)).launch, 0);
+}
+
 // --- the classic endpoints -------------------------------------------------
 
 TEST(Timeline, FirstStartsThreeAtOnceAndTakesTheFirstSuccess) {

@@ -21,8 +21,10 @@ namespace smart::edge {
 
 class server {
  public:
-  // `attempt` runs one upstream attempt; cfg and m must outlive the server.
-  server(boost::asio::io_context& ioc, const config& cfg, metrics& m, hedge::attempt_fn attempt);
+  // `attempt` runs one upstream attempt; cfg, m and tuning must outlive the
+  // server.
+  server(boost::asio::io_context& ioc, const config& cfg, metrics& m, hedge::attempt_fn attempt,
+         hedge::hedge_tuning& tuning);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;

@@ -22,6 +22,8 @@ class metrics;
 
 namespace smart::hedge {
 
+class hedge_tuning;
+
 // Starts attempt number n (1-based) and yields its result. A stop request on
 // `stop` (made on the race's executor, which outlives the attempt) must end
 // the attempt promptly, at any step: upstream::client::fetch closes its
@@ -110,9 +112,12 @@ class race_workspace {
 // with verdict::pending. Call on the workspace's executor (a strand): the
 // attempts run on it too. One race at a time per workspace, and every
 // decide_race() must be followed by finish_race() on the same workspace.
+// `tuning`, when given, may withhold hedges (the hedge budget) and learns the
+// latency of successful attempts (the adaptive delay).
 boost::asio::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
                                                 time_point deadline, const attempt_fn& attempt,
-                                                metrics& m, race_abort* abort = nullptr);
+                                                metrics& m, race_abort* abort = nullptr,
+                                                hedge_tuning* tuning = nullptr);
 
 // Stops every attempt still running (each closes its connection) and waits
 // until all have finished, so that nothing outlives the request.

@@ -73,6 +73,11 @@ class timeline {
   step on_failure(int attempt, time_point now);
   step on_timer(time_point now);
 
+  // The hedges that step `s` starts may not run after all (the hedge budget
+  // is spent): the request goes on with the attempts already running, and
+  // no hedge starts later. Returns `s` without them, re-decided.
+  step withhold_hedges(const step& s, time_point now);
+
   [[nodiscard]] int started() const { return started_; }
   [[nodiscard]] int outstanding() const { return started_ - finished_; }
   [[nodiscard]] int succeeded() const { return succeeded_; }

@@ -1,0 +1,119 @@
+#pragma once
+// Opt-in refinements of the hedging policy (both off by default, when the
+// specification's fixed policy applies unchanged):
+//
+//  - a hedge budget: hedge attempts may not exceed a percentage of first
+//    attempts over a sliding window; when it is spent, a request goes on
+//    with attempt 1 alone. This caps the extra load hedging puts on an
+//    upstream that is slow everywhere, exactly when it can least take it.
+//  - an adaptive hedge delay: the delay follows an observed percentile of
+//    successful attempts' latency, between a floor and the configured delay.
+//
+// Both take `now` as a parameter, so that tests drive them with a
+// controlled clock. Thread-safe.
+
+#include "smart/clock.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace smart {
+class metrics;
+}
+
+namespace smart::hedge {
+
+// Hedge attempts allowed: percent % of the first attempts of the last
+// `window`, plus `reserve` per window so that a quiet service can still hedge.
+class hedge_budget {
+ public:
+  explicit hedge_budget(double percent, duration window = std::chrono::seconds{10},
+                        int buckets = 10, int reserve = 10);
+
+  void first_attempt(time_point now);
+  // Counts and allows `hedges` attempts, or allows none.
+  bool try_spend(int hedges, time_point now);
+  // Hedge attempts still allowed now.
+  [[nodiscard]] double remaining(time_point now);
+
+ private:
+  struct bucket {
+    std::int64_t epoch = -1;
+    std::int64_t firsts = 0;
+    std::int64_t hedges = 0;
+  };
+  std::int64_t epoch_of(time_point now) const;
+  void totals(std::int64_t epoch, std::int64_t& firsts, std::int64_t& hedges) const;
+  bucket& current(std::int64_t epoch);
+
+  double percent_;
+  duration bucket_length_;
+  int reserve_;
+  std::mutex mu_;
+  std::vector<bucket> ring_;
+};
+
+// Latency percentiles of recent successful attempts. Log-spaced buckets of
+// atomic counters (4 % apart, 100 µs to 60 s), in two halves of the window
+// that take turns: record() is a relaxed add, percentile() a scan.
+class latency_tracker {
+ public:
+  explicit latency_tracker(duration window = std::chrono::seconds{10});
+
+  void record(duration latency, time_point now);
+  // The q-quantile (0 < q < 1) of the latencies of the last window; nothing
+  // when fewer than `min_samples` were recorded.
+  [[nodiscard]] std::optional<duration> percentile(double q, time_point now,
+                                                   std::uint64_t min_samples = 50) const;
+
+  static constexpr std::size_t bucket_count = 340;
+
+ private:
+  struct half {
+    std::atomic<std::int64_t> epoch{-1};
+    std::array<std::atomic<std::uint64_t>, bucket_count> counts{};
+  };
+  std::int64_t epoch_of(time_point now) const;
+  half& half_for(std::int64_t epoch);
+
+  duration half_length_;
+  std::array<half, 2> halves_;
+};
+
+struct tuning_options {
+  double budget_percent = 0;  // 0: no budget
+  double percentile = 0;      // 0: the configured delay, fixed
+  duration configured_delay = std::chrono::milliseconds{300};
+  duration floor = std::chrono::milliseconds{20};
+};
+
+// What the race consults: the delay to use now, and whether hedges may start.
+class hedge_tuning {
+ public:
+  hedge_tuning(tuning_options options, metrics& m);
+
+  [[nodiscard]] bool budgeted() const { return budget_.has_value(); }
+  [[nodiscard]] bool adaptive() const { return options_.percentile > 0; }
+
+  // The hedge delay for a request starting now.
+  [[nodiscard]] duration delay(time_point now);
+  void first_attempt(time_point now);
+  // Whether `hedges` attempts may start now (counted when they may).
+  bool allow_hedges(int hedges, time_point now);
+  // A successful attempt's latency, for the adaptive delay.
+  void succeeded(duration latency, time_point now);
+
+ private:
+  tuning_options options_;
+  metrics& metrics_;
+  std::optional<hedge_budget> budget_;
+  latency_tracker latencies_;
+  std::atomic<std::int64_t> delay_ns_;       // cached adaptive delay
+  std::atomic<std::int64_t> refreshed_at_{0};  // clock ticks of the last refresh
+};
+
+}  // namespace smart::hedge

@@ -1,0 +1,133 @@
+// The opt-in hedging refinements, on a controlled clock: budget accounting
+// and its window, percentile tracking and its window, the delay's bounds.
+
+#include "smart/hedge/tuning.hpp"
+#include "smart/metrics.hpp"
+
+#include <gtest/gtest.h>
+
+namespace smart::hedge {
+namespace {
+
+using namespace std::chrono_literals;
+
+const time_point t0{std::chrono::hours{1}};
+
+TEST(HedgeBudget, AllowsAPercentageOfFirstAttemptsPlusAReserve) {
+  hedge_budget budget{20, 10s, 10, 2};  // 20 %, plus 2 per window
+  for (int i = 0; i < 100; ++i) {
+    budget.first_attempt(t0);
+  }
+  EXPECT_DOUBLE_EQ(budget.remaining(t0), 22.0);
+  int granted = 0;
+  for (int i = 0; i < 20; ++i) {
+    granted += budget.try_spend(2, t0) ? 1 : 0;  // requests of 2 hedges each
+  }
+  EXPECT_EQ(granted, 11);  // 22 hedge attempts
+  EXPECT_FALSE(budget.try_spend(2, t0));
+  EXPECT_DOUBLE_EQ(budget.remaining(t0), 0.0);
+}
+
+TEST(HedgeBudget, AllOrNothingPerRequest) {
+  hedge_budget budget{0, 10s, 10, 3};
+  EXPECT_TRUE(budget.try_spend(2, t0));
+  EXPECT_FALSE(budget.try_spend(2, t0));  // one left: not enough for two
+  EXPECT_TRUE(budget.try_spend(1, t0));
+}
+
+TEST(HedgeBudget, OldTrafficLeavesTheWindow) {
+  hedge_budget budget{50, 10s, 10, 0};
+  for (int i = 0; i < 10; ++i) {
+    budget.first_attempt(t0);
+  }
+  EXPECT_TRUE(budget.try_spend(5, t0));
+  EXPECT_FALSE(budget.try_spend(1, t0 + 5s));  // still within the window
+  // Ten seconds on, neither those first attempts nor those hedges count.
+  EXPECT_DOUBLE_EQ(budget.remaining(t0 + 10s), 0.0);
+  for (int i = 0; i < 4; ++i) {
+    budget.first_attempt(t0 + 10s);
+  }
+  EXPECT_DOUBLE_EQ(budget.remaining(t0 + 10s), 2.0);
+  EXPECT_TRUE(budget.try_spend(2, t0 + 10s));
+}
+
+TEST(LatencyTracker, NeedsEnoughSamples) {
+  latency_tracker tracker{10s};
+  for (int i = 0; i < 49; ++i) {
+    tracker.record(100ms, t0);
+  }
+  EXPECT_FALSE(tracker.percentile(0.9, t0));
+  tracker.record(100ms, t0);
+  EXPECT_TRUE(tracker.percentile(0.9, t0));
+}
+
+TEST(LatencyTracker, FindsPercentilesWithinItsResolution) {
+  latency_tracker tracker{10s};
+  for (int ms = 1; ms <= 1000; ++ms) {
+    tracker.record(std::chrono::milliseconds{ms}, t0);
+  }
+  for (const auto& [q, expected] : {std::pair{0.5, 500.0}, {0.9, 900.0}, {0.99, 990.0}}) {
+    const auto p = tracker.percentile(q, t0);
+    ASSERT_TRUE(p);
+    const double got = std::chrono::duration<double, std::milli>(*p).count();
+    EXPECT_GE(got, expected) << q;         // buckets report their upper bound
+    EXPECT_LE(got, expected * 1.05) << q;  // 4 % apart
+  }
+}
+
+TEST(LatencyTracker, ForgetsWhatLeftTheWindow) {
+  latency_tracker tracker{10s};
+  for (int i = 0; i < 100; ++i) {
+    tracker.record(900ms, t0);
+  }
+  for (int i = 0; i < 100; ++i) {
+    tracker.record(100ms, t0 + 6s);
+  }
+  // At 6 s both halves count; from 10 s on, only the recent one.
+  EXPECT_GT(*tracker.percentile(0.9, t0 + 6s), 800ms);
+  EXPECT_LT(*tracker.percentile(0.9, t0 + 11s), 110ms);
+  EXPECT_FALSE(tracker.percentile(0.9, t0 + 21s));
+}
+
+TEST(HedgeTuning, TheDelayFollowsThePercentileWithinItsBounds) {
+  metrics m;
+  hedge_tuning fixed{{0, 0, 300ms, 20ms}, m};
+  EXPECT_EQ(fixed.delay(t0), 300ms);
+
+  hedge_tuning adaptive{{0, 90, 300ms, 20ms}, m};
+  EXPECT_EQ(adaptive.delay(t0), 300ms);  // no samples yet: the configured delay
+  for (int i = 0; i < 100; ++i) {
+    adaptive.succeeded(std::chrono::milliseconds{100 + i}, t0);
+  }
+  const auto d = adaptive.delay(t0 + 200ms);
+  EXPECT_GE(d, 190ms);
+  EXPECT_LE(d, 200ms * 1.05);
+  for (int i = 0; i < 2000; ++i) {
+    adaptive.succeeded(5ms, t0 + 300ms);
+  }
+  EXPECT_EQ(adaptive.delay(t0 + 600ms), 20ms);  // never below the floor
+  for (int i = 0; i < 1000; ++i) {
+    adaptive.succeeded(2s, t0 + 700ms);
+  }
+  EXPECT_EQ(adaptive.delay(t0 + 900ms), 300ms);  // never above the configured delay
+}
+
+TEST(HedgeTuning, ABudgetCountsSuppressedHedges) {
+  metrics m;
+  hedge_tuning tuning{{10, 0, 300ms, 20ms}, m};
+  EXPECT_TRUE(tuning.budgeted());
+  int allowed = 0;
+  for (int i = 0; i < 100; ++i) {
+    tuning.first_attempt(t0);
+  }
+  for (int i = 0; i < 100; ++i) {
+    allowed += tuning.allow_hedges(2, t0) ? 1 : 0;
+  }
+  EXPECT_EQ(allowed, 10);  // (10 % of 100 + 10) / 2
+  const auto text = m.render();
+  EXPECT_NE(text.find("smart_hedges_suppressed_total 90"), std::string::npos);
+  EXPECT_NE(text.find("smart_hedge_budget_remaining 0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace smart::hedge
