@@ -302,6 +302,13 @@ parse_outcome parse_config(std::span<const std::string_view> args, const env_loo
       return fail(name, value, err);
     }
   }
+  // The adaptive delay lives between the floor and the configured delay.
+  if (out.cfg.hedge_percentile > 0 && out.cfg.hedge_delay_floor > out.cfg.hedge_delay) {
+    out.what = parse_outcome::action::error;
+    out.message = "--hedge-delay-floor-ms: " + std::to_string(out.cfg.hedge_delay_floor.count()) +
+                  " must not exceed --hedge-delay-ms (" +
+                  std::to_string(out.cfg.hedge_delay.count()) + ") when --hedge-percentile is on";
+  }
   return out;
 }
 

@@ -316,6 +316,11 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session> s) {
   } catch (const std::exception& e) {
     spdlog::error("{} connection dropped after an internal error: {}", s->request_id, e.what());
   }
+  if (s->race.busy()) {
+    // An exception left a race's attempts running: stop them and wait, so
+    // that none outlives the connection.
+    co_await hedge::finish_race(s->race);
+  }
 }
 
 net::awaitable<response> server::impl::handle_api(session& s, route r, std::string_view query,
@@ -359,14 +364,23 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
                                 });
         },
         &s, watch_grace};
-    s.watch_abort = &abort;
+    // However the race ends (even by an exception), the watch must no longer
+    // see `abort`, which dies with this scope.
+    struct unwatch {
+      explicit unwatch(session& x, hedge::race_abort& a) : ses{x} { ses.watch_abort = &a; }
+      session& ses;
+      unwatch(const unwatch&) = delete;
+      unwatch& operator=(const unwatch&) = delete;
+      ~unwatch() {
+        ses.watch_abort = nullptr;
+        if (ses.watching) {
+          error_code ignored;
+          ses.socket.cancel(ignored);  // its handler runs later, and finds nothing to abort
+        }
+      }
+    } watch_guard{s, abort};
     race = co_await hedge::decide_race(s.race, policy, start, deadline, attempt, m, &abort,
                                       &tuning);
-    s.watch_abort = nullptr;
-    if (s.watching) {
-      error_code ignored;
-      s.socket.cancel(ignored);  // its handler runs later, and finds nothing to abort
-    }
   }
   if (race.decided == hedge::verdict::pending) {
     client_gone = true;

@@ -67,7 +67,7 @@ struct race_workspace::state {
     if (!slot.counted) {
       slot.counted = true;
       stats->attempt_finished(o, now - slot.started);
-      if (o == upstream::outcome::success && tuning != nullptr) {
+      if (o == upstream::outcome::success && tuning != nullptr && index == 0) {
         tuning->succeeded(now - slot.started, now);
       }
     }
@@ -86,7 +86,7 @@ struct race_workspace::state {
 };
 
 race_workspace::race_workspace(const net::any_io_executor& ex)
-    : state_{std::make_unique<state>(ex)} {}
+    : state_{std::make_shared<state>(ex)} {}
 
 race_workspace::~race_workspace() = default;
 
@@ -132,13 +132,16 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
       slot.started = clock::now();
       st.used = index + 1;
       ++st.running;
+      // The handler shares the state: should the request's side be torn
+      // down early (an exception), a late completion still finds it.
       net::co_spawn(ex, attempt(index + 1, slot.stop),
-                    [&st, index](const std::exception_ptr& error, upstream::attempt_result r) {
+                    [shared = ws.share(), index](const std::exception_ptr& error,
+                                                 upstream::attempt_result r) {
                       if (error) {
                         r = {};
                         r.result = upstream::outcome::protocol_error;
                       }
-                      st.complete(index, std::move(r));
+                      shared->complete(index, std::move(r));
                     });
     }
     return s;
@@ -220,6 +223,9 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
       slot.counted = true;
       m.attempt_finished(past_deadline ? upstream::outcome::timeout : upstream::outcome::cancelled,
                          decided_at - slot.started);
+      if (i == 0 && tuning != nullptr && !client_gone) {
+        tuning->cut_off(decided_at - slot.started, decided_at);
+      }
     }
   }
 
@@ -248,7 +254,8 @@ net::awaitable<void> finish_race(race_workspace& ws) {
   if (st.running > 0) {
     // Answers decided at the same moment (a burst of deadlines) go out
     // before this clean-up: it closes connections, a few system calls each.
-    co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
+    const auto ex = co_await net::this_coro::executor;
+    co_await net::post(ex, net::use_awaitable);
     // Stopping closes each attempt's connection (see upstream::client::fetch);
     // wait until every attempt has finished, so that none outlives the request.
     for (int i = 0; i < st.used; ++i) {

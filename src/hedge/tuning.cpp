@@ -173,7 +173,8 @@ duration hedge_tuning::delay(time_point now) {
     // One thread at a time recomputes; the others use the cached delay.
     auto d = options_.configured_delay;
     if (const auto p = latencies_.percentile(options_.percentile / 100.0, now)) {
-      d = std::clamp(*p, options_.floor, options_.configured_delay);
+      d = std::clamp(*p, std::min(options_.floor, options_.configured_delay),
+                     options_.configured_delay);
     }
     delay_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(),
                     std::memory_order_relaxed);
@@ -203,6 +204,12 @@ bool hedge_tuning::allow_hedges(int hedges, time_point now) {
 void hedge_tuning::succeeded(duration latency, time_point now) {
   if (adaptive()) {
     latencies_.record(latency, now);
+  }
+}
+
+void hedge_tuning::cut_off(duration elapsed, time_point now) {
+  if (adaptive()) {
+    latencies_.record(elapsed, now);
   }
 }
 

@@ -17,12 +17,16 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string>
+#include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace smart::upstream {
@@ -409,6 +413,77 @@ void pool::stop() {
 
 // ---------------------------------------------------------------------------
 
+// The upstream's addresses, shared with the thread that resolves them.
+// getaddrinfo() cannot be cancelled and may wait many seconds on a DNS
+// server that does not answer, so each refresh runs on a detached thread
+// that nobody joins: neither a request nor a shutdown ever waits for it.
+class name_cache : public std::enable_shared_from_this<name_cache> {
+ public:
+  std::shared_ptr<const std::vector<tcp::endpoint>> current() const {
+    std::lock_guard lock{mu_};
+    return endpoints_;
+  }
+  bool ok() const { return ok_.load(std::memory_order_relaxed); }
+
+  void store(std::vector<tcp::endpoint> list) {
+    auto shared = std::make_shared<const std::vector<tcp::endpoint>>(std::move(list));
+    std::lock_guard lock{mu_};
+    endpoints_ = std::move(shared);
+    ok_.store(true, std::memory_order_relaxed);
+  }
+
+  // The reason the last resolution failed, once; empty if it did not.
+  std::string take_error() {
+    std::lock_guard lock{mu_};
+    return std::exchange(error_, {});
+  }
+
+  // Resolves now, on this thread; returns why it failed (empty: stored).
+  static std::string resolve(name_cache& cache, const std::string& host,
+                             const std::string& port) {
+    net::io_context private_context;
+    tcp::resolver resolver{private_context};
+    error_code ec;
+    const auto results = resolver.resolve(host, port, ec);
+    if (ec || results.empty()) {
+      const auto why = ec ? ec.message() : std::string{"no addresses"};
+      std::lock_guard lock{cache.mu_};
+      cache.ok_.store(false, std::memory_order_relaxed);
+      cache.error_ = why;
+      return why;
+    }
+    std::vector<tcp::endpoint> list;
+    for (const auto& entry : results) {
+      list.push_back(entry.endpoint());
+    }
+    cache.store(std::move(list));
+    return {};
+  }
+
+  // Starts a resolution in the background, unless one is still under way.
+  void refresh(const std::string& host, const std::string& port) {
+    if (busy_.exchange(true)) {
+      return;
+    }
+    try {
+      std::thread{[cache = shared_from_this(), host, port] {
+        resolve(*cache, host, port);
+        cache->busy_.store(false);
+      }}.detach();
+    } catch (const std::system_error&) {
+      busy_.store(false);  // no thread now: the next refresh tries again
+    }
+  }
+
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const std::vector<tcp::endpoint>> endpoints_;
+  std::string error_;
+  std::atomic<bool> ok_{false};
+  std::atomic<bool> busy_{false};
+};
+
 struct client::impl : std::enable_shared_from_this<client::impl> {
   impl(net::any_io_executor executor, client_options opts, metrics& m)
       : ex{std::move(executor)},
@@ -416,7 +491,6 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         metrics_{m},
         connections{options.max_connections, m},
         bg{net::make_strand(ex)},
-        resolver{bg},
         refresh_timer{bg} {
     auto parsed = parse_url(options.url);
     if (!parsed) {
@@ -452,16 +526,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                                           bool& silent);
 
   std::shared_ptr<const std::vector<tcp::endpoint>> current_endpoints() const {
-    std::lock_guard lock{endpoints_mu};
-    return endpoints;
-  }
-  void store_endpoints(const tcp::resolver::results_type& results) {
-    auto list = std::make_shared<std::vector<tcp::endpoint>>();
-    for (const auto& entry : results) {
-      list->push_back(entry.endpoint());
-    }
-    std::lock_guard lock{endpoints_mu};
-    endpoints = std::move(list);
+    return names->current();
   }
 
   net::awaitable<void> refresh_names();
@@ -475,37 +540,27 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   bool host_is_address = false;
   pool connections;
 
-  // Background name resolution runs on its own strand.
+  // Background name resolution is paced by a timer on its own strand.
   net::strand<net::any_io_executor> bg;
-  tcp::resolver resolver;
   net::steady_timer refresh_timer;
   bool stopping = false;  // on bg
-
-  mutable std::mutex endpoints_mu;
-  std::shared_ptr<const std::vector<tcp::endpoint>> endpoints;
+  std::shared_ptr<name_cache> names = std::make_shared<name_cache>();
 };
 
 net::awaitable<void> client::impl::refresh_names() {
   auto self = shared_from_this();  // keeps the impl alive while the loop runs
   const auto port = std::to_string(target.port);
-  bool last_ok = static_cast<bool>(current_endpoints());
   while (!stopping) {
-    refresh_timer.expires_after(last_ok ? resolve_refresh : resolve_retry);
+    refresh_timer.expires_after(names->ok() ? resolve_refresh : resolve_retry);
     co_await refresh_timer.async_wait(use_tuple);
     if (stopping) {
       break;
     }
-    auto [ec, results] = co_await resolver.async_resolve(target.host, port, use_tuple);
-    if (stopping) {
-      break;
+    if (const auto why = names->take_error(); !why.empty()) {
+      // The last good addresses are kept; the next try comes soon.
+      spdlog::warn("upstream: cannot resolve {}: {}", target.host, why);
     }
-    last_ok = !ec && !results.empty();
-    if (last_ok) {
-      store_endpoints(results);
-    } else {
-      // Keep the last good addresses and try again soon.
-      spdlog::warn("upstream: cannot resolve {}: {}", target.host, ec.message());
-    }
+    names->refresh(target.host, port);
   }
 }
 
@@ -709,22 +764,16 @@ void client::start() {
   error_code ec;
   const auto address = net::ip::make_address(i.target.host, ec);
   if (!ec) {
-    auto list = std::make_shared<std::vector<tcp::endpoint>>();
-    list->emplace_back(address, i.target.port);
-    std::lock_guard lock{i.endpoints_mu};
-    i.endpoints = std::move(list);
+    i.names->store({tcp::endpoint{address, i.target.port}});
     return;  // an address needs no resolution
   }
   // The first resolution happens before the service accepts requests, so
   // that the first attempts do not fail for want of an address; later ones
   // refresh in the background, outside any request.
-  tcp::resolver initial{i.ex};
-  const auto results = initial.resolve(i.target.host, std::to_string(i.target.port), ec);
-  if (ec || results.empty()) {
+  const auto why = name_cache::resolve(*i.names, i.target.host, std::to_string(i.target.port));
+  if (!why.empty()) {
     spdlog::warn("upstream: cannot resolve {} yet ({}); retrying in the background",
-                 i.target.host, ec.message());
-  } else {
-    i.store_endpoints(results);
+                 i.target.host, why);
   }
   net::co_spawn(i.bg, i.refresh_names(), net::detached);
 }
@@ -734,7 +783,6 @@ void client::stop() {
   net::post(impl_->bg, [i = impl_] {
     i->stopping = true;
     i->refresh_timer.cancel();
-    i->resolver.cancel();
   });
 }
 

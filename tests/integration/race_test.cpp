@@ -3,6 +3,7 @@
 // Delays are 10x apart from the bounds asserted.
 
 #include "smart/hedge/race.hpp"
+#include "smart/hedge/tuning.hpp"
 #include "smart/metrics.hpp"
 #include "smart/net.hpp"
 
@@ -225,6 +226,35 @@ TEST(Race, AllFailedEndsAtOnce) {
   const auto r = run(s, policy::all_at_once(3, rule::first_success), 2000ms, m);
   EXPECT_EQ(r.race.decided, verdict::all_failed);
   EXPECT_LT(r.took, 200ms);
+}
+
+TEST(Race, TheAdaptiveDelayLearnsFromFirstAttemptsEvenWhenAHedgeWins) {
+  // Attempt 1 is slow, the hedges are fast: every race is won by a hedge.
+  // Learning from the winners (2 ms) would drag the delay to the floor, and
+  // hedge every request ever sooner; attempt 1 cut off after the delay says
+  // that the upstream's median is at least that.
+  metrics m;
+  hedge_tuning tuning{{0, 50, 20ms, 1ms}, m};
+  scripted s{{{100ms, outcome::success}, {2ms, outcome::success}, {2ms, outcome::success}}};
+  net::io_context ioc;
+  attempt_fn fn = s.fn();
+  hedge::race_workspace ws{ioc.get_executor()};
+  int hedge_wins = 0;
+  net::co_spawn(
+      ioc,
+      [&]() -> net::awaitable<void> {
+        for (int i = 0; i < 60; ++i) {
+          const auto start = clock::now();
+          const auto p = policy::hedged(2, tuning.delay(start));
+          const auto r = co_await decide_race(ws, p, start, start + 1s, fn, m, nullptr, &tuning);
+          co_await finish_race(ws);
+          hedge_wins += r.winner > 1 ? 1 : 0;
+        }
+      },
+      net::detached);
+  ioc.run_for(10s);
+  EXPECT_EQ(hedge_wins, 60);
+  EXPECT_GE(tuning.delay(clock::now() + 1s), 19ms);
 }
 
 }  // namespace

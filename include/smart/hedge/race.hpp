@@ -99,11 +99,12 @@ class race_workspace {
 
   struct state;
   state& get() { return *state_; }
+  std::shared_ptr<state> share() const { return state_; }
   // Whether attempts of the last race still run (finish_race() has work).
   [[nodiscard]] bool busy() const;
 
  private:
-  std::unique_ptr<state> state_;
+  std::shared_ptr<state> state_;
 };
 
 // Runs until a verdict and returns it; attempts still running (the losers)
@@ -113,7 +114,7 @@ class race_workspace {
 // attempts run on it too. One race at a time per workspace, and every
 // decide_race() must be followed by finish_race() on the same workspace.
 // `tuning`, when given, may withhold hedges (the hedge budget) and learns the
-// latency of successful attempts (the adaptive delay).
+// latency of first attempts (the adaptive delay).
 boost::asio::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
                                                 time_point deadline, const attempt_fn& attempt,
                                                 metrics& m, race_abort* abort = nullptr,

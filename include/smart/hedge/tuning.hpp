@@ -7,7 +7,7 @@
 //    with attempt 1 alone. This caps the extra load hedging puts on an
 //    upstream that is slow everywhere, exactly when it can least take it.
 //  - an adaptive hedge delay: the delay follows an observed percentile of
-//    successful attempts' latency, between a floor and the configured delay.
+//    first attempts' latency, between a floor and the configured delay.
 //
 // Both take `now` as a parameter, so that tests drive them with a
 // controlled clock. Thread-safe.
@@ -104,8 +104,15 @@ class hedge_tuning {
   void first_attempt(time_point now);
   // Whether `hedges` attempts may start now (counted when they may).
   bool allow_hedges(int hedges, time_point now);
-  // A successful attempt's latency, for the adaptive delay.
+  // The adaptive delay learns from first attempts only, the one attempt of
+  // every request that is neither chosen by the race (as a winner is) nor
+  // started late (as a hedge is): a successful one at its latency, and one
+  // cut off as a loser at the time it was cut, a lower bound of its latency
+  // that is never below the delay in force. Without those, slow first
+  // attempts would vanish from the sample whenever a hedge beat them, and
+  // the delay would ratchet down to the floor.
   void succeeded(duration latency, time_point now);
+  void cut_off(duration elapsed, time_point now);
 
  private:
   tuning_options options_;
