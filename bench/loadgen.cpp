@@ -25,8 +25,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -49,7 +49,7 @@ struct options {
   int connections = 512;
   bool samples = false;
   bool warm = false;
-  double abandon = 0;     // share of requests the client gives up on
+  double abandon = 0;  // share of requests the client gives up on
   double abandon_after_ms = 50;
 };
 
@@ -163,8 +163,7 @@ net::awaitable<void> one(upstream::client& c, time_point due, results* r) {
 
 // A request whose client gives up after `after`: its connection is closed,
 // as a browser tab that is shut would. Counted under status 0.
-net::awaitable<void> abandoned(upstream::client& c, time_point due, duration after,
-                               results* r) {
+net::awaitable<void> abandoned(upstream::client& c, time_point due, duration after, results* r) {
   struct give_up {
     explicit give_up(const net::any_io_executor& ex) : timer{ex} {}
     stop_signal stop;
@@ -189,12 +188,13 @@ net::awaitable<void> abandoned(upstream::client& c, time_point due, duration aft
 net::awaitable<void> run_rate(net::io_context& ioc, upstream::client& c, const options& o,
                               results& r) {
   net::steady_timer tick{ioc};
-  const auto period = std::chrono::duration_cast<duration>(std::chrono::duration<double>(1.0 / o.rate));
+  const auto period =
+      std::chrono::duration_cast<duration>(std::chrono::duration<double>(1.0 / o.rate));
   const auto begin = clock::now();
-  const auto measure_from = begin + std::chrono::duration_cast<duration>(
-                                        std::chrono::duration<double>(o.warmup));
-  const auto end = measure_from + std::chrono::duration_cast<duration>(
-                                      std::chrono::duration<double>(o.duration));
+  const auto measure_from =
+      begin + std::chrono::duration_cast<duration>(std::chrono::duration<double>(o.warmup));
+  const auto end = measure_from +
+                   std::chrono::duration_cast<duration>(std::chrono::duration<double>(o.duration));
   for (long i = 0;; ++i) {
     const auto due = begin + period * i;
     if (due >= end) {
@@ -206,9 +206,8 @@ net::awaitable<void> run_rate(net::io_context& ioc, upstream::client& c, const o
     }
     results* sink = due >= measure_from ? &r : nullptr;
     // Every 1/abandon-th request (evenly spread) is given up on.
-    const bool give_up = o.abandon > 0 &&
-                         std::floor(static_cast<double>(i + 1) * o.abandon) >
-                             std::floor(static_cast<double>(i) * o.abandon);
+    const bool give_up = o.abandon > 0 && std::floor(static_cast<double>(i + 1) * o.abandon) >
+                                              std::floor(static_cast<double>(i) * o.abandon);
     if (give_up) {
       net::co_spawn(ioc,
                     abandoned(c, due,
@@ -299,10 +298,11 @@ net::awaitable<void> run_hold(net::io_context& ioc, const options& o, results& r
     r.record(res, clock::now() - start);
     held.push_back(std::move(s));
   }
-  std::cerr << "smart-loadgen: holding " << held.size() << " idle connections for "
-            << o.duration << " s\n";
+  std::cerr << "smart-loadgen: holding " << held.size() << " idle connections for " << o.duration
+            << " s\n";
   net::steady_timer wait{ioc};
-  wait.expires_after(std::chrono::duration_cast<duration>(std::chrono::duration<double>(o.duration)));
+  wait.expires_after(
+      std::chrono::duration_cast<duration>(std::chrono::duration<double>(o.duration)));
   co_await wait.async_wait(net::as_tuple(net::use_awaitable));
   r.elapsed_s = o.duration;
 }

@@ -93,7 +93,7 @@ std::string set_fraction(double& field, std::string_view text) {
   return {};
 }
 
-constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug", "info",    "warn",
+constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug",    "info", "warn",
                                                         "error", "critical", "off"};
 
 // The table every part of the command line is derived from: parsing, the
@@ -148,8 +148,7 @@ const std::array<option, 20> options = {{
        c.log_level = v;
        return {};
      }},
-    {"--log-file", "SMART_LOG_FILE", "PATH", "api.log",
-     "rotating log file (empty: console only)",
+    {"--log-file", "SMART_LOG_FILE", "PATH", "api.log", "rotating log file (empty: console only)",
      [](config& c, std::string_view v) -> std::string {
        c.log_file = v;
        return {};
@@ -173,7 +172,7 @@ const std::array<option, 20> options = {{
        return set_fraction<0, 1000>(c.hedge_budget_percent, v);
      }},
     {"--hedge-percentile", "SMART_HEDGE_PERCENTILE", "Q", "0 (off)",
-     "hedge delay follows latency percentile Q (50-99.9) of successful attempts",
+     "hedge delay follows latency percentile Q (50-99.9) of first attempts",
      [](config& c, std::string_view v) -> std::string {
        auto err = set_fraction<0, 100>(c.hedge_percentile, v);
        if (err.empty() && c.hedge_percentile != 0 &&
@@ -221,8 +220,8 @@ std::string usage() {
     }
     out << "  " << left << std::string(left.size() < 32 ? 32 - left.size() : 1, ' ') << o.help;
     if (!o.env.empty()) {
-      out << "\n" << std::string(34, ' ') << "[env " << o.env << ", default " << o.default_text
-          << "]";
+      out << "\n"
+          << std::string(34, ' ') << "[env " << o.env << ", default " << o.default_text << "]";
     }
     out << '\n';
   }
@@ -249,8 +248,8 @@ parse_outcome parse_config(std::span<const std::string_view> args, const env_loo
 
   auto fail = [&out](std::string_view name, std::string_view value, std::string_view why) {
     out.what = parse_outcome::action::error;
-    out.message = std::string{name} + ": invalid value '" + std::string{value} + "': " +
-                  std::string{why};
+    out.message =
+        std::string{name} + ": invalid value '" + std::string{value} + "': " + std::string{why};
     return out;
   };
 
@@ -319,8 +318,8 @@ std::string describe(const config& cfg) {
       << " max_timeout_ms=" << cfg.max_timeout.count() << " threads=" << cfg.threads
       << " max_inflight=" << cfg.max_inflight
       << " upstream_max_connections=" << cfg.upstream_max_connections
-      << " log_level=" << cfg.log_level << " log_file="
-      << (cfg.log_file.empty() ? "(console only)" : cfg.log_file)
+      << " log_level=" << cfg.log_level
+      << " log_file=" << (cfg.log_file.empty() ? "(console only)" : cfg.log_file)
       << " header_timeout_ms=" << cfg.header_timeout.count()
       << " keepalive_timeout_ms=" << cfg.keepalive_timeout.count()
       << " max_connections=" << cfg.max_connections

@@ -24,14 +24,14 @@ void init_logging(const config& cfg) {
   std::vector<spdlog::sink_ptr> sinks;
   sinks.push_back(std::make_shared<spdlog::sinks::stdout_color_sink_mt>());
   if (!cfg.log_file.empty()) {
-    sinks.push_back(
-        std::make_shared<spdlog::sinks::rotating_file_sink_mt>(cfg.log_file, file_size, file_count));
+    sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(cfg.log_file, file_size,
+                                                                           file_count));
   }
   // When the queue is full, the oldest lines are dropped: a burst of access
   // lines must never block a request.
-  auto logger = std::make_shared<spdlog::async_logger>("smart", sinks.begin(), sinks.end(),
-                                                       spdlog::thread_pool(),
-                                                       spdlog::async_overflow_policy::overrun_oldest);
+  auto logger = std::make_shared<spdlog::async_logger>(
+      "smart", sinks.begin(), sinks.end(), spdlog::thread_pool(),
+      spdlog::async_overflow_policy::overrun_oldest);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   logger->set_level(spdlog::level::from_str(cfg.log_level));
   logger->flush_on(spdlog::level::warn);
@@ -39,6 +39,8 @@ void init_logging(const config& cfg) {
   spdlog::flush_every(std::chrono::seconds{1});
 }
 
-void stop_logging() { spdlog::shutdown(); }
+void stop_logging() {
+  spdlog::shutdown();
+}
 
 }  // namespace smart

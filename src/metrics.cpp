@@ -16,9 +16,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <limits>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -46,8 +46,8 @@ std::size_t code_index(unsigned status) {
 // 1 ms to 60 s, dense around the 100-600 ms of the upstream and the 300 ms
 // hedge delay.
 constexpr std::array<double, 26> latency_bounds = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2,  0.25, 0.3, 0.35, 0.4,
-    0.45,  0.5,    0.6,   0.75, 1.0,   1.5,  2.0, 2.5,  5.0,  10.0, 20.0, 30.0, 60.0};
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3,  0.35, 0.4,
+    0.45,  0.5,    0.6,   0.75, 1.0,   1.5,  2.0, 2.5,  5.0, 10.0, 20.0, 30.0, 60.0};
 
 // A latency histogram updated with relaxed atomic adds only: no mutex on the
 // request path (prometheus::Histogram takes one per observation).
@@ -73,13 +73,12 @@ class latency_histogram {
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < counts_.size(); ++i) {
       cumulative += counts_[i].load(std::memory_order_relaxed);
-      m.histogram.bucket.push_back(
-          {cumulative, i < latency_bounds.size() ? latency_bounds[i]
-                                                 : std::numeric_limits<double>::infinity()});
+      m.histogram.bucket.push_back({cumulative, i < latency_bounds.size()
+                                                    ? latency_bounds[i]
+                                                    : std::numeric_limits<double>::infinity()});
     }
     m.histogram.sample_count = cumulative;
-    m.histogram.sample_sum =
-        static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+    m.histogram.sample_sum = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
     return m;
   }
 
@@ -147,8 +146,7 @@ double process_start_time() {
   if (boot > 0 && fields.size() > 19 && ticks > 0) {
     return boot + std::stod(fields[19]) / ticks;
   }
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 prometheus::MetricFamily single(std::string name, std::string help, prometheus::MetricType type,
@@ -169,15 +167,15 @@ struct metrics::impl {
   double start_time = process_start_time();
 
   std::vector<std::array<prometheus::Counter*, known_codes.size() + 1>> requests;  // [route][code]
-  std::array<latency_histogram, edge::all_routes.size()> request_duration;        // [route]
+  std::array<latency_histogram, edge::all_routes.size()> request_duration;         // [route]
   prometheus::Gauge* in_flight = nullptr;
   prometheus::Gauge* connections_open = nullptr;
   prometheus::Counter* connections_rejected = nullptr;
 
-  std::vector<prometheus::Counter*> attempts;               // [outcome]
+  std::vector<prometheus::Counter*> attempts;                                     // [outcome]
   std::array<latency_histogram, upstream::all_outcomes.size()> attempt_duration;  // [outcome]
-  std::array<prometheus::Counter*, 2> hedges{};             // [reason]
-  std::vector<prometheus::Counter*> wins;                   // [attempt - 1]
+  std::array<prometheus::Counter*, 2> hedges{};                                   // [reason]
+  std::vector<prometheus::Counter*> wins;                                         // [attempt - 1]
   prometheus::Counter* hedges_suppressed = nullptr;
   prometheus::Gauge* hedge_budget_remaining = nullptr;
   prometheus::Gauge* hedge_delay = nullptr;
@@ -248,8 +246,9 @@ metrics::metrics(int max_attempts) : impl_{std::make_unique<impl>()} {
                                   .Add({});
   impl_->hedge_budget_remaining = &prometheus::BuildGauge()
                                        .Name("smart_hedge_budget_remaining")
-                                       .Help("Hedge attempts the budget still allows in its "
-                                             "window (when --hedge-budget-percent is set).")
+                                       .Help(
+                                           "Hedge attempts the budget still allows in its "
+                                           "window (when --hedge-budget-percent is set).")
                                        .Register(reg)
                                        .Add({});
   impl_->hedge_delay = &prometheus::BuildGauge()
@@ -280,7 +279,9 @@ metrics::metrics(int max_attempts) : impl_{std::make_unique<impl>()} {
 
 metrics::~metrics() = default;
 
-void metrics::request_started() { impl_->in_flight->Increment(); }
+void metrics::request_started() {
+  impl_->in_flight->Increment();
+}
 
 void metrics::request_finished(edge::route r, unsigned status, duration elapsed) {
   const auto route = static_cast<std::size_t>(r);
@@ -289,11 +290,17 @@ void metrics::request_finished(edge::route r, unsigned status, duration elapsed)
   impl_->request_duration[route].observe(elapsed);
 }
 
-void metrics::connection_opened() { impl_->connections_open->Increment(); }
+void metrics::connection_opened() {
+  impl_->connections_open->Increment();
+}
 
-void metrics::connection_closed() { impl_->connections_open->Decrement(); }
+void metrics::connection_closed() {
+  impl_->connections_open->Decrement();
+}
 
-void metrics::connection_rejected() { impl_->connections_rejected->Increment(); }
+void metrics::connection_rejected() {
+  impl_->connections_rejected->Increment();
+}
 
 void metrics::attempt_finished(upstream::outcome o, duration elapsed) {
   const auto i = static_cast<std::size_t>(o);
@@ -301,7 +308,9 @@ void metrics::attempt_finished(upstream::outcome o, duration elapsed) {
   impl_->attempt_duration[i].observe(elapsed);
 }
 
-void metrics::upstream_connection_opened() { impl_->connections_opened->Increment(); }
+void metrics::upstream_connection_opened() {
+  impl_->connections_opened->Increment();
+}
 
 void metrics::upstream_connections_in_use(int delta) {
   impl_->connections_in_use->Increment(static_cast<double>(delta));
@@ -311,7 +320,9 @@ void metrics::hedges_fired(hedge::hedge_reason why) {
   impl_->hedges[why == hedge::hedge_reason::delay ? 0 : 1]->Increment();
 }
 
-void metrics::hedges_suppressed() { impl_->hedges_suppressed->Increment(); }
+void metrics::hedges_suppressed() {
+  impl_->hedges_suppressed->Increment();
+}
 
 void metrics::hedge_budget_remaining(double attempts) {
   impl_->hedge_budget_remaining->Set(attempts);
@@ -332,7 +343,8 @@ std::string metrics::render() const {
   using prometheus::MetricType;
   prometheus::MetricFamily requests{"smart_http_request_duration_seconds",
                                     "Time from a request being read to its response, by route.",
-                                    MetricType::Histogram, {}};
+                                    MetricType::Histogram,
+                                    {}};
   for (const auto r : edge::all_routes) {
     requests.metric.push_back(impl_->request_duration[static_cast<std::size_t>(r)].collect(
         "route", std::string{edge::path_of(r)}));
@@ -340,7 +352,8 @@ std::string metrics::render() const {
   families.push_back(std::move(requests));
   prometheus::MetricFamily attempts{"smart_upstream_attempt_duration_seconds",
                                     "Duration of upstream attempts, by outcome.",
-                                    MetricType::Histogram, {}};
+                                    MetricType::Histogram,
+                                    {}};
   for (const auto o : upstream::all_outcomes) {
     attempts.metric.push_back(impl_->attempt_duration[static_cast<std::size_t>(o)].collect(
         "outcome", std::string{upstream::to_string(o)}));
@@ -355,10 +368,10 @@ std::string metrics::render() const {
                             p.cpu_seconds));
   families.push_back(single("process_resident_memory_bytes", "Resident memory size in bytes.",
                             MetricType::Gauge, p.resident_bytes));
-  families.push_back(single("process_open_fds", "Open file descriptors.", MetricType::Gauge,
-                            p.open_fds));
-  families.push_back(single("process_max_fds", "Limit of open file descriptors.",
-                            MetricType::Gauge, p.max_fds));
+  families.push_back(
+      single("process_open_fds", "Open file descriptors.", MetricType::Gauge, p.open_fds));
+  families.push_back(
+      single("process_max_fds", "Limit of open file descriptors.", MetricType::Gauge, p.max_fds));
   std::ostringstream out;
   prometheus::TextSerializer{}.Serialize(out, families);
   return out.str();

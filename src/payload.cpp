@@ -138,7 +138,12 @@ class checker {
           }
           c = static_cast<char>(cp);
         } else {
-          c = e == 'b' ? '\b' : e == 'f' ? '\f' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
+          c = e == 'b'   ? '\b'
+              : e == 'f' ? '\f'
+              : e == 'n' ? '\n'
+              : e == 'r' ? '\r'
+              : e == 't' ? '\t'
+                         : e;
         }
       }
       if (n == name_buffer_.size()) {
@@ -357,6 +362,8 @@ class checker {
 
 }  // namespace
 
-bool is_valid_payload(std::string_view body) noexcept { return checker{body}.run(); }
+bool is_valid_payload(std::string_view body) noexcept {
+  return checker{body}.run();
+}
 
 }  // namespace smart

@@ -40,8 +40,7 @@ struct service::impl {
                                      cfg.hedge_delay, cfg.hedge_delay_floor},
                stats},
         edge{ioc, cfg, stats,
-             [this](int /*attempt*/, stop_signal& stop) { return upstream.fetch(stop); },
-             tuning},
+             [this](int /*attempt*/, stop_signal& stop) { return upstream.fetch(stop); }, tuning},
         signals{net::make_strand(ioc)} {}
 
   config cfg;
@@ -82,7 +81,9 @@ void service::start() {
   }
 }
 
-std::uint16_t service::port() const { return impl_->edge.port(); }
+std::uint16_t service::port() const {
+  return impl_->edge.port();
+}
 
 void service::shutdown_on_signals() {
   auto& i = *impl_;
@@ -121,9 +122,13 @@ void service::wait() {
   impl_->threads.clear();
 }
 
-const config& service::settings() const { return impl_->cfg; }
+const config& service::settings() const {
+  return impl_->cfg;
+}
 
-metrics& service::stats() { return impl_->stats; }
+metrics& service::stats() {
+  return impl_->stats;
+}
 
 std::size_t service::idle_upstream_connections() const {
   return impl_->upstream.idle_connections();

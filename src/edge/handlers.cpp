@@ -24,10 +24,9 @@ api_plan plan_api(route r, std::string_view query, const config& cfg) {
   api_plan plan;
   const auto t = parse_timeout(query, cfg.max_timeout);
   if (t.state == timeout_param::status::invalid) {
-    plan.reject = error_response(
-        400, "invalid_timeout",
-        "timeout must be a whole number of milliseconds from 1 to " +
-            std::to_string(cfg.max_timeout.count()) + ", given once");
+    plan.reject = error_response(400, "invalid_timeout",
+                                 "timeout must be a whole number of milliseconds from 1 to " +
+                                     std::to_string(cfg.max_timeout.count()) + ", given once");
     return plan;
   }
   plan.timeout_given = t.state == timeout_param::status::valid;
@@ -58,9 +57,9 @@ response race_response(hedge::race_result& result, const api_plan& plan) {
       return r;
     }
     case hedge::verdict::all_failed:
-      return error_response(502, "upstream_failed",
-                            "all " + std::to_string(result.attempts_started) +
-                                " upstream attempts failed");
+      return error_response(
+          502, "upstream_failed",
+          "all " + std::to_string(result.attempts_started) + " upstream attempts failed");
     case hedge::verdict::deadline:
     case hedge::verdict::pending:
       break;
@@ -74,8 +73,7 @@ response race_response(hedge::race_result& result, const api_plan& plan) {
 }
 
 response overloaded_response() {
-  auto r = error_response(503, "overloaded",
-                          "too many requests in flight; retry shortly");
+  auto r = error_response(503, "overloaded", "too many requests in flight; retry shortly");
   r.retry_after = 1;
   return r;
 }

@@ -49,7 +49,9 @@ bool closed_by_peer(int fd) {
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
-std::int64_t ticks(time_point t) { return t.time_since_epoch().count(); }
+std::int64_t ticks(time_point t) {
+  return t.time_since_epoch().count();
+}
 
 bool client_left(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == http::error::partial_message ||
@@ -84,10 +86,10 @@ struct session : std::enable_shared_from_this<session> {
 
   tcp::socket socket;
   beast::flat_buffer buffer;
-  std::string target;      // request-target of the current request
-  std::string request_id;  // X-Request-Id as received, then as answered
-  std::string head;        // serialised response head
-  hedge::race_workspace race;  // reused by this connection's requests, one at a time
+  std::string target;                        // request-target of the current request
+  std::string request_id;                    // X-Request-Id as received, then as answered
+  std::string head;                          // serialised response head
+  hedge::race_workspace race;                // reused by this connection's requests, one at a time
   std::atomic<std::int64_t> expiry{0};       // clock ticks; 0 = no client timeout running
   std::atomic<std::uint64_t> generation{0};  // see arm()
   // Strand only: waiting for the next request on a connection that has
@@ -116,9 +118,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   net::awaitable<void> sweep();
   net::awaitable<void> run_session(std::shared_ptr<session> s);
   net::awaitable<bool> serve_one(session& s);
-  net::awaitable<response> handle_api(session& s, route r, std::string_view query,
-                                      time_point start, hedge::race_result& race,
-                                      bool& client_gone, bool& raced);
+  net::awaitable<response> handle_api(session& s, route r, std::string_view query, time_point start,
+                                      hedge::race_result& race, bool& client_gone, bool& raced);
   net::awaitable<void> linger_close(session& s);
   void forget(session& s);
   void refuse(tcp::socket& socket);
@@ -176,9 +177,9 @@ net::awaitable<void> server::impl::accept_loop() {
   for (;;) {
     // With one I/O thread there is nothing to serialise: strands would only
     // add a hop to every completion.
-    const net::any_io_executor session_executor =
-        cfg.threads > 1 ? net::any_io_executor{net::make_strand(ioc)}
-                        : net::any_io_executor{ioc.get_executor()};
+    const net::any_io_executor session_executor = cfg.threads > 1
+                                                      ? net::any_io_executor{net::make_strand(ioc)}
+                                                      : net::any_io_executor{ioc.get_executor()};
     auto [ec, socket] = co_await acceptor.async_accept(session_executor, use_tuple);
     if (ec) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) {
@@ -342,28 +343,28 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
   raced = true;  // from here on, serve_one() owes the race a finish_race()
   if (s.buffer.size() > 0) {
     // A pipelined request is already buffered: the client is there.
-    race = co_await hedge::decide_race(s.race, policy, start, deadline, attempt, m, nullptr,
-                                      &tuning);
+    race =
+        co_await hedge::decide_race(s.race, policy, start, deadline, attempt, m, nullptr, &tuning);
   } else {
     // Race the attempts against the client's connection: if the client goes
     // away, the race is aborted and its attempts stopped. The race starts the
     // watch once it has lasted watch_grace; waiting for readability costs no
     // system call until something arrives.
-    hedge::race_abort abort{
-        [](void* context) {
-          auto& ses = *static_cast<session*>(context);
-          ses.watching = true;
-          ses.socket.async_wait(tcp::socket::wait_read,
-                                [self = ses.shared_from_this()](error_code ec) {
-                                  self->watching = false;
-                                  if (self->watch_abort != nullptr &&
-                                      ((ec && ec != net::error::operation_aborted) ||
-                                       (!ec && closed_by_peer(self->socket.native_handle())))) {
-                                    self->watch_abort->abort();
-                                  }
-                                });
-        },
-        &s, watch_grace};
+    hedge::race_abort abort{[](void* context) {
+                              auto& ses = *static_cast<session*>(context);
+                              ses.watching = true;
+                              ses.socket.async_wait(
+                                  tcp::socket::wait_read,
+                                  [self = ses.shared_from_this()](error_code ec) {
+                                    self->watching = false;
+                                    if (self->watch_abort != nullptr &&
+                                        ((ec && ec != net::error::operation_aborted) ||
+                                         (!ec && closed_by_peer(self->socket.native_handle())))) {
+                                      self->watch_abort->abort();
+                                    }
+                                  });
+                            },
+                            &s, watch_grace};
     // However the race ends (even by an exception), the watch must no longer
     // see `abort`, which dies with this scope.
     struct unwatch {
@@ -379,8 +380,8 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
         }
       }
     } watch_guard{s, abort};
-    race = co_await hedge::decide_race(s.race, policy, start, deadline, attempt, m, &abort,
-                                      &tuning);
+    race =
+        co_await hedge::decide_race(s.race, policy, start, deadline, attempt, m, &abort, &tuning);
   }
   if (race.decided == hedge::verdict::pending) {
     client_gone = true;
@@ -498,8 +499,7 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
   if (!client_gone) {
     const bool head_only = !read_ec && parser.method() == http::verb::head;
     serialize_head(resp, {s.request_id, keep_alive, parser.version() == 10}, s.head);
-    buffers = {net::buffer(s.head),
-               head_only ? net::const_buffer{} : net::buffer(resp.payload())};
+    buffers = {net::buffer(s.head), head_only ? net::const_buffer{} : net::buffer(resp.payload())};
     // Usually the socket takes the whole response at once.
     const auto total = net::buffer_size(buffers);
     const auto written = write_now(s.socket, buffers, write_ec);
@@ -520,8 +520,8 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
   if (cfg.access_log) {
     spdlog::info("{} \"{} {}\" {} {:.3f}ms attempts={} winner={}", s.request_id,
                  read_ec ? std::string_view{"-"} : parser.method_text(), path_of(r), resp.status,
-                 std::chrono::duration<double, std::milli>(elapsed).count(),
-                 race.attempts_started, race.winner);
+                 std::chrono::duration<double, std::milli>(elapsed).count(), race.attempts_started,
+                 race.winner);
   }
   if (write_ec || client_gone || !keep_alive) {
     if (drain_body && !write_ec && !client_gone) {
@@ -553,9 +553,13 @@ void server::start() {
   net::co_spawn(i.strand, i.sweep(), net::detached);
 }
 
-std::uint16_t server::port() const { return impl_->bound_port; }
+std::uint16_t server::port() const {
+  return impl_->bound_port;
+}
 
-bool server::ready() const { return !impl_->shutting_down.load(); }
+bool server::ready() const {
+  return !impl_->shutting_down.load();
+}
 
 void server::on_drained(std::function<void()> callback) {
   impl_->drained_callback = std::move(callback);

@@ -79,7 +79,7 @@ struct race_workspace::state {
   hedge_tuning* tuning = nullptr;
   std::array<attempt_slot, max_attempts> slots;
   std::array<int, max_attempts> finished{};  // indices, in completion order
-  int used = 0;  // slots touched by the current race
+  int used = 0;                              // slots touched by the current race
   int finished_count = 0;
   int processed = 0;
   int running = 0;
@@ -95,8 +95,8 @@ bool race_workspace::busy() const {
 }
 
 net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
-                                        time_point deadline, const attempt_fn& attempt,
-                                        metrics& m, race_abort* abort, hedge_tuning* tuning) {
+                                        time_point deadline, const attempt_fn& attempt, metrics& m,
+                                        race_abort* abort, hedge_tuning* tuning) {
   assert(p.total_attempts() <= max_attempts);
   // Cancellation (the client left) is observed on the wake-up wait below and
   // must not turn the awaits into exceptions.
@@ -118,8 +118,7 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
   // Starts what step s asks for, unless the hedge budget withholds the
   // hedges; returns the step actually taken.
   auto launch = [&](step s) -> step {
-    if (s.hedged && tuning != nullptr &&
-        !tuning->allow_hedges(p.hedge_attempts, clock::now())) {
+    if (s.hedged && tuning != nullptr && !tuning->allow_hedges(p.hedge_attempts, clock::now())) {
       s = tl.withhold_hedges(s, clock::now());
     }
     if (s.hedged) {
@@ -160,8 +159,7 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
     }
   } detach_on_exit{abort};
   if (abort != nullptr) {
-    abort->attach([](void* timer) { static_cast<net::steady_timer*>(timer)->cancel(); },
-                  &st.wake);
+    abort->attach([](void* timer) { static_cast<net::steady_timer*>(timer)->cancel(); }, &st.wake);
   }
   step s = launch(tl.begin());
   bool client_gone = abort != nullptr && abort->aborted();
@@ -214,8 +212,8 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
   // They are counted now, so that the metrics already show them when the
   // client has its answer; finish_race() stops them afterwards.
   const auto decided_at = clock::now();
-  const bool past_deadline = s.decided == verdict::deadline ||
-                             (s.decided == verdict::collected && decided_at >= deadline);
+  const bool past_deadline =
+      s.decided == verdict::deadline || (s.decided == verdict::collected && decided_at >= deadline);
   for (int i = 0; i < st.used; ++i) {
     auto& slot = st.slots[static_cast<std::size_t>(i)];
     if (slot.running) {
@@ -240,8 +238,8 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
       if (i > 0) {
         out.body += ',';
       }
-      out.body += st.slots[static_cast<std::size_t>(successes[static_cast<std::size_t>(i)])]
-                      .result.body;
+      out.body +=
+          st.slots[static_cast<std::size_t>(successes[static_cast<std::size_t>(i)])].result.body;
     }
     out.body += ']';
   }

@@ -63,8 +63,8 @@ double hedge_budget::remaining(time_point now) {
   std::int64_t firsts = 0;
   std::int64_t spent = 0;
   totals(epoch_of(now), firsts, spent);
-  return std::max(0.0, percent_ / 100.0 * static_cast<double>(firsts) + reserve_ -
-                           static_cast<double>(spent));
+  return std::max(
+      0.0, percent_ / 100.0 * static_cast<double>(firsts) + reserve_ - static_cast<double>(spent));
 }
 
 // --- latency_tracker --------------------------------------------------------------
@@ -154,8 +154,8 @@ constexpr auto refresh_period = std::chrono::milliseconds{100};
 hedge_tuning::hedge_tuning(tuning_options options, metrics& m)
     : options_{options},
       metrics_{m},
-      delay_ns_{std::chrono::duration_cast<std::chrono::nanoseconds>(options.configured_delay)
-                    .count()} {
+      delay_ns_{
+          std::chrono::duration_cast<std::chrono::nanoseconds>(options.configured_delay).count()} {
   if (options_.budget_percent > 0) {
     budget_.emplace(options_.budget_percent);
   }

@@ -129,8 +129,8 @@ std::optional<latency_model> parse_latency(std::string_view text) {
     m.shape = latency_model::kind::uniform;
     m.a = values[0];
     m.b = values[1];
-  } else if (parts[0] == "pareto" && (values.size() == 2 || values.size() == 3) &&
-             values[0] > 0 && values[1] > 0) {
+  } else if (parts[0] == "pareto" && (values.size() == 2 || values.size() == 3) && values[0] > 0 &&
+             values[1] > 0) {
     m.shape = latency_model::kind::pareto;
     m.a = values[0];
     m.b = values[1];

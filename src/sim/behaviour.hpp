@@ -26,8 +26,8 @@ std::string_view to_string(action a);
 struct latency_model {
   enum class kind : std::uint8_t { fixed, uniform, pareto };
   kind shape = kind::uniform;
-  double a = 100;  // fixed: the value; uniform: min; pareto: scale (the minimum)
-  double b = 600;  // uniform: max; pareto: shape alpha
+  double a = 100;       // fixed: the value; uniform: min; pareto: scale (the minimum)
+  double b = 600;       // uniform: max; pareto: shape alpha
   double cap = 60'000;  // pareto: the longest latency drawn
 
   // Maps a uniform random number in [0, 1) to a latency in milliseconds.

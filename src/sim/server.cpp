@@ -30,8 +30,8 @@ constexpr std::string_view healthy =
 
 // Bodies that are not a valid answer, in turn: broken JSON, a wrong type, a
 // negative time, not JSON at all.
-constexpr std::array<std::string_view, 4> invalid_bodies = {
-    R"({"time": )", R"({"time": "fast"})", R"({"time": -5})", "<html>busy</html>"};
+constexpr std::array<std::string_view, 4> invalid_bodies = {R"({"time": )", R"({"time": "fast"})",
+                                                            R"({"time": -5})", "<html>busy</html>"};
 
 void append_number(std::string& out, std::int64_t value) {
   std::array<char, 24> digits{};
@@ -187,6 +187,8 @@ void server::start(const std::string& host, std::uint16_t port) {
   net::co_spawn(i.strand, i.accept_loop(), net::detached);
 }
 
-std::uint16_t server::port() const { return impl_->bound_port; }
+std::uint16_t server::port() const {
+  return impl_->bound_port;
+}
 
 }  // namespace smart::sim

@@ -439,8 +439,7 @@ class name_cache : public std::enable_shared_from_this<name_cache> {
   }
 
   // Resolves now, on this thread; returns why it failed (empty: stored).
-  static std::string resolve(name_cache& cache, const std::string& host,
-                             const std::string& port) {
+  static std::string resolve(name_cache& cache, const std::string& host, const std::string& port) {
     net::io_context private_context;
     tcp::resolver resolver{private_context};
     error_code ec;
@@ -474,7 +473,6 @@ class name_cache : public std::enable_shared_from_this<name_cache> {
       busy_.store(false);  // no thread now: the next refresh tries again
     }
   }
-
 
  private:
   mutable std::mutex mu_;
@@ -521,9 +519,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   net::awaitable<attempt_result> fetch(stop_signal& stop);
   net::awaitable<attempt_result> open(connection& c, stop_signal& stop);
   template <typename Stream>
-  net::awaitable<attempt_result> exchange(Stream& stream, connection& c,
-                                          stop_signal& stop, bool& reusable,
-                                          bool& silent);
+  net::awaitable<attempt_result> exchange(Stream& stream, connection& c, stop_signal& stop,
+                                          bool& reusable, bool& silent);
 
   std::shared_ptr<const std::vector<tcp::endpoint>> current_endpoints() const {
     return names->current();
@@ -585,9 +582,8 @@ net::awaitable<attempt_result> client::impl::open(connection& c, stop_signal& st
     if (!host_is_address &&
         SSL_ctrl(c.tls->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                  static_cast<void*>(const_cast<char*>(target.host.c_str()))) != 1) {
-      co_return failure(outcome::tls_error,
-                        error_code{static_cast<int>(::ERR_get_error()),
-                                   net::error::get_ssl_category()});
+      co_return failure(outcome::tls_error, error_code{static_cast<int>(::ERR_get_error()),
+                                                       net::error::get_ssl_category()});
     }
     c.tls->set_verify_callback(ssl::host_name_verification{target.host});
     auto [hs_ec] = co_await c.tls->async_handshake(ssl::stream_base::client, use_tuple);
@@ -610,8 +606,8 @@ net::awaitable<attempt_result> client::impl::open(connection& c, stop_signal& st
 // closed while idle looks exactly like this).
 template <typename Stream>
 net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection& c,
-                                                      stop_signal& stop,
-                                                      bool& reusable, bool& silent) {
+                                                      stop_signal& stop, bool& reusable,
+                                                      bool& silent) {
   reusable = false;
   silent = false;
   error_code write_ec;
@@ -635,15 +631,14 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
   // the same bytes (nothing has been consumed then).
   for (;;) {
     quick_response quick;
-    const std::string_view data{static_cast<const char*>(c.buffer.data().data()),
-                                c.buffer.size()};
+    const std::string_view data{static_cast<const char*>(c.buffer.data().data()), c.buffer.size()};
     const auto verdict = quick.parse(data, response_header_limit, options.body_limit);
     if (verdict == quick_response::verdict::parsed) {
       r.status = quick.status;
       r.body.assign(quick.body);
       c.buffer.consume(quick.size);
       reusable = quick.keep_alive && c.buffer.size() == 0;
-      r.result = r.status != 200              ? outcome::http_error
+      r.result = r.status != 200            ? outcome::http_error
                  : is_valid_payload(r.body) ? outcome::success
                                             : outcome::invalid_body;
       co_return r;
@@ -772,8 +767,8 @@ void client::start() {
   // refresh in the background, outside any request.
   const auto why = name_cache::resolve(*i.names, i.target.host, std::to_string(i.target.port));
   if (!why.empty()) {
-    spdlog::warn("upstream: cannot resolve {} yet ({}); retrying in the background",
-                 i.target.host, why);
+    spdlog::warn("upstream: cannot resolve {} yet ({}); retrying in the background", i.target.host,
+                 why);
   }
   net::co_spawn(i.bg, i.refresh_names(), net::detached);
 }
@@ -791,8 +786,12 @@ bool client::resolved() const {
   return eps && !eps->empty();
 }
 
-net::awaitable<attempt_result> client::fetch(stop_signal& stop) { return impl_->fetch(stop); }
+net::awaitable<attempt_result> client::fetch(stop_signal& stop) {
+  return impl_->fetch(stop);
+}
 
-std::size_t client::idle_connections() const { return impl_->connections.idle(); }
+std::size_t client::idle_connections() const {
+  return impl_->connections.idle();
+}
 
 }  // namespace smart::upstream

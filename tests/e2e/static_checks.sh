@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Static checks of what cannot run here (no Docker engine, no AWS) and of the
 # operations files: Prometheus config and alert rules (with their unit tests),
-# the compose file, the Dockerfile, the OpenAPI document, the shell scripts.
+# the compose file, the Dockerfile, the OpenAPI document, the shell scripts,
+# the C++ sources' formatting.
 #
 #   tests/e2e/static_checks.sh
 set -euo pipefail
@@ -47,6 +48,9 @@ done < <(awk 'toupper($1) == "FROM" { print $2 }' Dockerfile)
 
 echo "-- redocly lint docs/openapi.json"
 "$tools/node_modules/.bin/redocly" lint docs/openapi.json
+
+echo "-- clang-format"
+git ls-files -z '*.cpp' '*.hpp' '*.h' | xargs -0 clang-format --dry-run -Werror
 
 echo "-- shellcheck"
 shellcheck scripts/*.sh .ci/run tests/e2e/*.sh tests/terraform/*.sh

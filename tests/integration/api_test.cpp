@@ -86,8 +86,8 @@ TEST_F(Api, OtherMethodsAre405WithAllow) {
 
 TEST_F(Api, HeadIsAcceptedWhereverGetIs) {
   upstream.fallback(reply::ok(5, R"({"time": 77})"));
-  for (const char* target : {"/healthz", "/readyz", "/openapi.json", "/", "/metrics",
-                             "/api/smart?timeout=1000"}) {
+  for (const char* target :
+       {"/healthz", "/readyz", "/openapi.json", "/", "/metrics", "/api/smart?timeout=1000"}) {
     const auto get_response = call(target);
     const auto head = call(target, "", "HEAD");
     EXPECT_EQ(head.status, 200) << target;
@@ -116,9 +116,9 @@ TEST_F(Api, RequestIdIsEchoedOrGenerated) {
 }
 
 TEST_F(Api, InvalidTimeoutIs400JsonAndTheServiceCarriesOn) {
-  for (const char* query : {"timeout=", "timeout=abc", "timeout=-1", "timeout=%2B1",
-                            "timeout=1.5", "timeout=0", "timeout=60001",
-                            "timeout=99999999999999999999", "timeout=1&timeout=2"}) {
+  for (const char* query :
+       {"timeout=", "timeout=abc", "timeout=-1", "timeout=%2B1", "timeout=1.5", "timeout=0",
+        "timeout=60001", "timeout=99999999999999999999", "timeout=1&timeout=2"}) {
     const auto r = call(std::string{"/api/smart?"} + query);
     EXPECT_EQ(r.status, 400) << query;
     EXPECT_EQ(r.header("content-type"), "application/json");

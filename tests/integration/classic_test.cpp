@@ -17,7 +17,9 @@ namespace {
 using namespace std::chrono_literals;
 using ms = std::chrono::milliseconds;
 
-ms millis(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<ms>(d); }
+ms millis(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration_cast<ms>(d);
+}
 
 class Classic : public ::testing::Test {
  protected:
@@ -104,8 +106,8 @@ TEST_F(Classic, WithinTimeoutNeverFailsForUpstreamReasons) {
 }
 
 TEST_F(Classic, TimeoutIsValidatedLikeEverywhere) {
-  for (const char* target : {"/api/first?timeout=0", "/api/all?timeout=-5",
-                             "/api/within-timeout?timeout=1.5"}) {
+  for (const char* target :
+       {"/api/first?timeout=0", "/api/all?timeout=-5", "/api/within-timeout?timeout=1.5"}) {
     const auto r = call(target);
     EXPECT_EQ(r.status, 400) << target;
     EXPECT_NE(r.body.find("invalid_timeout"), std::string::npos);

@@ -2,9 +2,9 @@
 // including one that was requested between two steps (stop requests are
 // sticky, unlike a single per-operation cancellation).
 
+#include "smart/upstream/client.hpp"
 #include "smart/metrics.hpp"
 #include "smart/net.hpp"
-#include "smart/upstream/client.hpp"
 
 #include "fake_upstream.hpp"
 

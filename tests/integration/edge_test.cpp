@@ -17,7 +17,9 @@ namespace {
 using namespace std::chrono_literals;
 using ms = std::chrono::milliseconds;
 
-ms millis(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<ms>(d); }
+ms millis(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration_cast<ms>(d);
+}
 
 class Edge : public ::testing::Test {
  protected:
@@ -29,9 +31,7 @@ class Edge : public ::testing::Test {
     return cfg;
   }()};
 
-  void expect_still_serving() {
-    EXPECT_EQ(get(service.port(), "/healthz").status, 200);
-  }
+  void expect_still_serving() { EXPECT_EQ(get(service.port(), "/healthz").status, 200); }
 };
 
 TEST_F(Edge, OversizedHeadersAre431) {
@@ -62,7 +62,9 @@ TEST_F(Edge, BodiesAre413) {
   EXPECT_EQ(upstream.requests(), 0);
 
   http_connection chunked{service.port()};
-  chunked.send("GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  chunked.send(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
   const auto cr = chunked.read_response();
   ASSERT_TRUE(cr);
   EXPECT_EQ(cr->status, 413);
@@ -70,9 +72,9 @@ TEST_F(Edge, BodiesAre413) {
 }
 
 TEST_F(Edge, MalformedRequestsAre400) {
-  for (const char* bytes : {"GARBAGE\r\n\r\n", "GET / HTTP/9.9\r\n\r\n",
-                            "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
-                            "GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"}) {
+  for (const char* bytes :
+       {"GARBAGE\r\n\r\n", "GET / HTTP/9.9\r\n\r\n", "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"}) {
     http_connection c{service.port()};
     c.send(bytes);
     const auto r = c.read_response();
@@ -151,9 +153,8 @@ TEST(EdgeLimits, RequestsPastTheInFlightCapAre503AtOnce) {
 
   std::vector<std::future<http_response>> admitted;
   for (int i = 0; i < 4; ++i) {
-    admitted.push_back(std::async(std::launch::async, [&] {
-      return get(service.port(), "/api/smart?timeout=3000");
-    }));
+    admitted.push_back(std::async(std::launch::async,
+                                  [&] { return get(service.port(), "/api/smart?timeout=3000"); }));
   }
   ASSERT_TRUE(upstream.wait_until([&] { return upstream.requests() == 4; }));
 

@@ -22,7 +22,9 @@ struct failure_case {
 };
 
 // Names the case in test listings instead of dumping its bytes.
-void PrintTo(const failure_case& c, std::ostream* out) { *out << c.name; }
+void PrintTo(const failure_case& c, std::ostream* out) {
+  *out << c.name;
+}
 
 std::string response_with(const std::string& status_line, const std::string& headers,
                           const std::string& body) {
@@ -51,11 +53,14 @@ std::vector<failure_case> cases() {
       {"oversized_body", reply::ok(0, R"({"time": 1, "pad": ")" + big + "\"}"), "invalid_body"},
       {"reset", reply::reset_after(0), "reset"},
       {"closed_without_answer", reply::close_after_ms(0), "reset"},
-      {"reset_mid_body", [] {
-         auto r = reply::raw_bytes(response_with("200 OK", "Content-Length: 50\r\n", R"({"time": )"));
+      {"reset_mid_body",
+       [] {
+         auto r =
+             reply::raw_bytes(response_with("200 OK", "Content-Length: 50\r\n", R"({"time": )"));
          r.what = reply::kind::raw_then_reset;
          return r;
-       }(), "reset"},
+       }(),
+       "reset"},
       {"truncated_body",
        reply::raw_bytes(response_with("200 OK", "Content-Length: 50\r\n", R"({"time": 1)")),
        "reset"},
@@ -64,7 +69,8 @@ std::vector<failure_case> cases() {
        "reset"},
       {"not_http", reply::raw_bytes("SSH-2.0-OpenSSH_9.2\r\n\r\n"), "protocol_error"},
       {"oversized_headers",
-       reply::raw_bytes(response_with("200 OK", "X-Big: " + big + "\r\nContent-Length: 2\r\n", "{}")),
+       reply::raw_bytes(
+           response_with("200 OK", "X-Big: " + big + "\r\nContent-Length: 2\r\n", "{}")),
        "protocol_error"},
       {"hang", reply::hang_up(), "timeout", 504},
   };
@@ -126,8 +132,8 @@ TEST(FailuresConnect, TrickledAnswerPastTheDeadlineIsATimeout) {
   auto cfg = test_config(upstream.url());
   cfg.hedge_count = 0;
   running_service service{cfg};
-  upstream.script({reply::trickle(
-      "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"time\": 1}\n", 20)});
+  upstream.script(
+      {reply::trickle("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"time\": 1}\n", 20)});
   const auto r = get(service.port(), "/api/smart?timeout=300");
   EXPECT_EQ(r.status, 504);
   EXPECT_EQ(service.metric("smart_upstream_attempts_total", {{"outcome", "timeout"}}), 1);

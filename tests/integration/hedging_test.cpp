@@ -15,7 +15,9 @@ namespace {
 using namespace std::chrono_literals;
 using ms = std::chrono::milliseconds;
 
-ms millis(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<ms>(d); }
+ms millis(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration_cast<ms>(d);
+}
 
 class Hedging : public ::testing::Test {
  protected:
@@ -55,8 +57,8 @@ TEST_F(Hedging, SlowAttemptOneIsNotCutOffAtTheDelay) {
 }
 
 TEST_F(Hedging, HedgesStartTogetherAtTheDelayAndOneCanWin) {
-  upstream.script({reply::hang_up(), reply::ok(50, R"({"time": 2})"),
-                   reply::ok(50, R"({"time": 2})")});
+  upstream.script(
+      {reply::hang_up(), reply::ok(50, R"({"time": 2})"), reply::ok(50, R"({"time": 2})")});
   const auto r = smart();
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, R"({"time": 2})");
@@ -85,8 +87,8 @@ TEST_F(Hedging, EarlyFailureOfAttemptOneStartsTheHedgesAtOnce) {
 }
 
 TEST_F(Hedging, FailuresNeverEndTheRaceWhileAnAttemptIsOutstanding) {
-  upstream.script({reply::status_code(500, 5), reply::status_code(503, 5),
-                   reply::ok(200, R"({"time": 4})")});
+  upstream.script(
+      {reply::status_code(500, 5), reply::status_code(503, 5), reply::ok(200, R"({"time": 4})")});
   upstream.fallback(reply::status_code(503, 5));
   const auto r = smart();
   EXPECT_EQ(r.status, 200) << r.body;

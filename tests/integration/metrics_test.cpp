@@ -70,9 +70,9 @@ TEST_F(Metrics, RequestsDurationsInFlightAndConnections) {
   EXPECT_EQ(scrape("smart_http_requests_total", {{"route", "/api/first"}, {"code", "200"}}), 3);
   EXPECT_EQ(scrape("smart_http_requests_total", {{"route", "other"}, {"code", "404"}}), 1);
   EXPECT_EQ(scrape("smart_http_request_duration_seconds_count", {{"route", "/api/first"}}), 3);
-  EXPECT_EQ(scrape("smart_http_request_duration_seconds_bucket",
-                   {{"route", "/api/first"}, {"le", "60"}}),
-            3);
+  EXPECT_EQ(
+      scrape("smart_http_request_duration_seconds_bucket", {{"route", "/api/first"}, {"le", "60"}}),
+      3);
   // Only the scrape itself is in flight while it is rendered: the other
   // requests were counted out before their responses left.
   EXPECT_EQ(scrape("smart_http_requests_in_flight"), 1);

@@ -17,7 +17,9 @@ namespace {
 using namespace std::chrono_literals;
 using ms = std::chrono::milliseconds;
 
-ms millis(std::chrono::steady_clock::duration d) { return std::chrono::duration_cast<ms>(d); }
+ms millis(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration_cast<ms>(d);
+}
 
 TEST(Pool, SequentialCallsReuseKeepAliveConnections) {
   fake_upstream upstream;
@@ -28,8 +30,7 @@ TEST(Pool, SequentialCallsReuseKeepAliveConnections) {
   }
   EXPECT_EQ(upstream.requests(), 20);
   EXPECT_LE(upstream.connections(), 3);
-  EXPECT_EQ(service.metric("smart_upstream_connections_opened_total"),
-            upstream.connections());
+  EXPECT_EQ(service.metric("smart_upstream_connections_opened_total"), upstream.connections());
   EXPECT_GE(service.get().idle_upstream_connections(), 1U);
 }
 
@@ -73,9 +74,8 @@ TEST(Pool, AnAttemptWaitingForAConnectionHonoursItsDeadline) {
   running_service service{cfg};
   upstream.fallback(reply::hang_up());
 
-  auto holder = std::async(std::launch::async, [&] {
-    return get(service.port(), "/api/smart?timeout=1200");
-  });
+  auto holder = std::async(std::launch::async,
+                           [&] { return get(service.port(), "/api/smart?timeout=1200"); });
   ASSERT_TRUE(upstream.wait_until([&] { return upstream.requests() == 1; }));
 
   const auto waiting = get(service.port(), "/api/smart?timeout=300");
@@ -94,9 +94,8 @@ TEST(Pool, ConnectionsFreedByCancellationServeWaiters) {
   upstream.fallback(reply::ok(50, R"({"time": 50})"));
   std::vector<std::future<http_response>> calls;
   for (int i = 0; i < 10; ++i) {
-    calls.push_back(std::async(std::launch::async, [&] {
-      return get(service.port(), "/api/smart?timeout=5000");
-    }));
+    calls.push_back(std::async(std::launch::async,
+                               [&] { return get(service.port(), "/api/smart?timeout=5000"); }));
   }
   for (auto& c : calls) {
     EXPECT_EQ(c.get().status, 200);
@@ -114,9 +113,8 @@ TEST(Pool, ConcurrentCallsAreNotSerialized) {
   std::vector<std::future<http_response>> calls;
   calls.reserve(n);
   for (int i = 0; i < n; ++i) {
-    calls.push_back(std::async(std::launch::async, [&] {
-      return get(service.port(), "/api/smart?timeout=10000");
-    }));
+    calls.push_back(std::async(std::launch::async,
+                               [&] { return get(service.port(), "/api/smart?timeout=10000"); }));
   }
   int ok = 0;
   for (auto& c : calls) {

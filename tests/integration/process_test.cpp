@@ -1,9 +1,9 @@
 // The smart-api program itself: command line, exit statuses, and a graceful
 // shutdown on SIGTERM with hundreds of requests in flight (spec §5, §6).
 
+#include "process.hpp"
 #include "fake_upstream.hpp"
 #include "http_client.hpp"
-#include "process.hpp"
 #include "service_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -42,8 +42,7 @@ TEST_F(Program, AnInvalidValueExitsTwoNamingTheOption) {
   child_process bad{binary, {"--hedge-delay-ms", "soon"}};
   EXPECT_EQ(bad.wait(10s), 2);
   EXPECT_NE(bad.output().find("--hedge-delay-ms"), std::string::npos);
-  child_process bad_env{"/usr/bin/env",
-                        {"SMART_MAX_TIMEOUT_MS=0", binary, "--log-file="}};
+  child_process bad_env{"/usr/bin/env", {"SMART_MAX_TIMEOUT_MS=0", binary, "--log-file="}};
   EXPECT_EQ(bad_env.wait(10s), 2);
   EXPECT_NE(bad_env.output().find("SMART_MAX_TIMEOUT_MS"), std::string::npos);
 }
@@ -53,8 +52,7 @@ TEST_F(Program, SigtermAnswersEveryRequestInFlightThenExitsZero) {
   upstream.fallback(reply::ok(800, R"({"time": 800})"));
   child_process api{binary,
                     {"--host", "127.0.0.1", "--port", "0", "--upstream-url", upstream.url(),
-                     "--log-file=", "--access-log", "off", "--threads", "2", "--hedge-count",
-                     "0"}};
+                     "--log-file=", "--access-log", "off", "--threads", "2", "--hedge-count", "0"}};
   const auto line = api.wait_for_line("listening on", 10s);
   std::smatch m;
   ASSERT_TRUE(std::regex_search(line, m, std::regex{R"(listening on 127\.0\.0\.1:(\d+))"}))
@@ -67,9 +65,8 @@ TEST_F(Program, SigtermAnswersEveryRequestInFlightThenExitsZero) {
   std::vector<std::future<http_response>> inflight;
   inflight.reserve(n);
   for (int i = 0; i < n; ++i) {
-    inflight.push_back(std::async(std::launch::async, [&] {
-      return get(port, "/api/smart?timeout=5000");
-    }));
+    inflight.push_back(
+        std::async(std::launch::async, [&] { return get(port, "/api/smart?timeout=5000"); }));
   }
   // Every request has been read by the service (not merely queued for
   // accepting, which a shutdown may refuse).
@@ -99,8 +96,9 @@ TEST_F(Program, SigtermAnswersEveryRequestInFlightThenExitsZero) {
 TEST_F(Program, ASecondSignalEndsTheDrainAtOnce) {
   fake_upstream upstream;
   upstream.fallback(reply::hang_up());
-  child_process api{binary, {"--host", "127.0.0.1", "--port", "0", "--upstream-url",
-                             upstream.url(), "--log-file="}};
+  child_process api{
+      binary,
+      {"--host", "127.0.0.1", "--port", "0", "--upstream-url", upstream.url(), "--log-file="}};
   const auto line = api.wait_for_line("listening on", 10s);
   std::smatch m;
   ASSERT_TRUE(std::regex_search(line, m, std::regex{R"(listening on 127\.0\.0\.1:(\d+))"}));

@@ -86,14 +86,14 @@ run_result run(scripted& script, policy p, ms timeout, metrics& m,
   std::optional<race_result> result;
   script.t0 = clock::now();
   hedge::race_workspace ws{ioc.get_executor()};
-  net::co_spawn(ioc, run_race(ws, p, script.t0, script.t0 + timeout, fn, m, abort),
-                net::bind_cancellation_slot(client.slot(),
-                                            [&](const std::exception_ptr& e, race_result r) {
-                                              if (e) {
-                                                std::rethrow_exception(e);
-                                              }
-                                              result = std::move(r);
-                                            }));
+  net::co_spawn(
+      ioc, run_race(ws, p, script.t0, script.t0 + timeout, fn, m, abort),
+      net::bind_cancellation_slot(client.slot(), [&](const std::exception_ptr& e, race_result r) {
+        if (e) {
+          std::rethrow_exception(e);
+        }
+        result = std::move(r);
+      }));
   net::steady_timer leave{ioc};
   if (client_leaves) {
     leave.expires_after(*client_leaves);
@@ -151,9 +151,9 @@ TEST(Race, DeadlineCancelsEverythingAndCountsTimeouts) {
   for (int a = 1; a <= 3; ++a) {
     EXPECT_GE(s.when(a, "cancelled"), 500ms) << a;
   }
-  EXPECT_EQ(testing::metric_value(m.render(), "smart_upstream_attempts_total",
-                                  {{"outcome", "timeout"}}),
-            3);
+  EXPECT_EQ(
+      testing::metric_value(m.render(), "smart_upstream_attempts_total", {{"outcome", "timeout"}}),
+      3);
 }
 
 TEST(Race, ClientLeavingCancelsEverythingAtOnce) {

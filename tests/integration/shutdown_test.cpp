@@ -23,9 +23,8 @@ TEST(Shutdown, InFlightRequestsAreAnsweredAndNewConnectionsRefused) {
 
   std::vector<std::future<http_response>> inflight;
   for (int i = 0; i < 50; ++i) {
-    inflight.push_back(std::async(std::launch::async, [&] {
-      return get(service.port(), "/api/smart?timeout=5000");
-    }));
+    inflight.push_back(std::async(std::launch::async,
+                                  [&] { return get(service.port(), "/api/smart?timeout=5000"); }));
   }
   ASSERT_TRUE(upstream.wait_until([&] { return upstream.requests() >= 50; }));
 
@@ -76,17 +75,13 @@ TEST(Shutdown, AttemptsWaitingForAConnectionAreServedDuringTheDrain) {
   cfg.hedge_count = 0;
   running_service service{cfg};
   upstream.fallback(reply::ok(300, R"({"time": 300})"));
-  auto first = std::async(std::launch::async, [&] {
-    return get(service.port(), "/api/smart?timeout=5000");
-  });
+  auto first = std::async(std::launch::async,
+                          [&] { return get(service.port(), "/api/smart?timeout=5000"); });
   ASSERT_TRUE(upstream.wait_until([&] { return upstream.requests() == 1; }));
-  auto second = std::async(std::launch::async, [&] {
-    return get(service.port(), "/api/smart?timeout=5000");
-  });
+  auto second = std::async(std::launch::async,
+                           [&] { return get(service.port(), "/api/smart?timeout=5000"); });
   // The second request is in and waits for the only upstream connection.
-  ASSERT_TRUE(eventually([&] {
-    return service.metric("smart_http_requests_in_flight") == 2;
-  }));
+  ASSERT_TRUE(eventually([&] { return service.metric("smart_http_requests_in_flight") == 2; }));
   auto stopping = std::async(std::launch::async, [&] { service.stop(); });
   EXPECT_EQ(first.get().status, 200);
   const auto r = second.get();

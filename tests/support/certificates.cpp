@@ -6,12 +6,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
-#include <unistd.h>
 #include <vector>
 
 namespace smart::testing {
@@ -99,9 +99,8 @@ test_ca make_test_ca(const std::string& name, const std::string& subject_alt_nam
   const auto ca_key = new_key();
   const auto ca = new_certificate(name + " test CA", ca_key.get(), nullptr, ca_key.get(), true);
   const auto server_key = new_key();
-  const auto server =
-      new_certificate("localhost", server_key.get(), ca.get(), ca_key.get(), false,
-                      subject_alt_names);
+  const auto server = new_certificate("localhost", server_key.get(), ca.get(), ca_key.get(), false,
+                                      subject_alt_names);
 
   test_ca out;
   out.ca_pem = pem(ca.get());

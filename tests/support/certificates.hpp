@@ -12,9 +12,9 @@ struct tls_identity {
 };
 
 struct test_ca {
-  std::string ca_pem;      // the CA certificate clients must trust
-  std::string ca_file;     // ... written to a temporary file
-  tls_identity server;     // a server identity signed by this CA
+  std::string ca_pem;   // the CA certificate clients must trust
+  std::string ca_file;  // ... written to a temporary file
+  tls_identity server;  // a server identity signed by this CA
 };
 
 // A new CA and a server identity it signed for `subject_alt_names` (OpenSSL

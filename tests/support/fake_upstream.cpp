@@ -266,7 +266,9 @@ fake_upstream::~fake_upstream() {
   impl_->thread.join();
 }
 
-std::uint16_t fake_upstream::port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t fake_upstream::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 std::string fake_upstream::url() const {
   return std::string{impl_->tls ? "https" : "http"} + "://127.0.0.1:" + std::to_string(port()) +
@@ -290,10 +292,18 @@ void fake_upstream::fallback(reply r) {
   impl_->fallback_reply = std::move(r);
 }
 
-int fake_upstream::requests() const { return impl_->requests.load(); }
-int fake_upstream::connections() const { return impl_->connections.load(); }
-int fake_upstream::closed_by_client() const { return impl_->closed_by_client.load(); }
-int fake_upstream::open_connections() const { return impl_->open.load(); }
+int fake_upstream::requests() const {
+  return impl_->requests.load();
+}
+int fake_upstream::connections() const {
+  return impl_->connections.load();
+}
+int fake_upstream::closed_by_client() const {
+  return impl_->closed_by_client.load();
+}
+int fake_upstream::open_connections() const {
+  return impl_->open.load();
+}
 
 std::string fake_upstream::last_request_head() const {
   std::lock_guard lock{impl_->mu};

@@ -17,13 +17,13 @@ struct tls_identity;
 
 struct reply {
   enum class kind {
-    respond,  // status + body (Content-Length), keep-alive
-    reset,    // abortive close (RST) instead of an answer
-    hang,     // no answer; holds the connection until the client closes it
-    close,    // orderly close (FIN) without an answer
-    raw,      // `raw` bytes as they are, then close
+    respond,         // status + body (Content-Length), keep-alive
+    reset,           // abortive close (RST) instead of an answer
+    hang,            // no answer; holds the connection until the client closes it
+    close,           // orderly close (FIN) without an answer
+    raw,             // `raw` bytes as they are, then close
     raw_then_reset,  // `raw` bytes as they are, then an abortive close (RST)
-    trickle,  // `raw` bytes one at a time, `interval` apart, then close
+    trickle,         // `raw` bytes one at a time, `interval` apart, then close
   };
 
   kind what = kind::respond;
@@ -68,9 +68,9 @@ class fake_upstream {
 
   // Observations.
   [[nodiscard]] int requests() const;
-  [[nodiscard]] int connections() const;         // accepted
-  [[nodiscard]] int closed_by_client() const;    // connections the client closed (EOF or reset)
-  [[nodiscard]] int open_connections() const;    // accepted and not closed yet
+  [[nodiscard]] int connections() const;       // accepted
+  [[nodiscard]] int closed_by_client() const;  // connections the client closed (EOF or reset)
+  [[nodiscard]] int open_connections() const;  // accepted and not closed yet
   [[nodiscard]] std::string last_request_head() const;
 
   // Waits until pred() holds (re-checked on every event), up to timeout.

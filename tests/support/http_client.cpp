@@ -53,7 +53,9 @@ http_connection::http_connection(std::uint16_t port, std::chrono::milliseconds t
   ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-http_connection::~http_connection() { close(); }
+http_connection::~http_connection() {
+  close();
+}
 
 void http_connection::close() {
   if (fd_ >= 0) {
@@ -106,9 +108,8 @@ std::optional<http_response> http_connection::read_response(bool head_request) {
   r.status = std::stoi(status_line.substr(9, 3));
   while (line_end != std::string::npos) {
     const auto next = head.find("\r\n", line_end + 2);
-    const std::string line = head.substr(line_end + 2, next == std::string::npos
-                                                           ? std::string::npos
-                                                           : next - line_end - 2);
+    const std::string line = head.substr(
+        line_end + 2, next == std::string::npos ? std::string::npos : next - line_end - 2);
     const auto colon = line.find(':');
     if (colon != std::string::npos) {
       std::string value = line.substr(colon + 1);
@@ -118,9 +119,9 @@ std::optional<http_response> http_connection::read_response(bool head_request) {
     line_end = next;
   }
   const std::size_t length =
-      head_request ? 0 : static_cast<std::size_t>(std::stoul(r.header("content-length").empty()
-                                                                 ? "0"
-                                                                 : r.header("content-length")));
+      head_request ? 0
+                   : static_cast<std::size_t>(std::stoul(
+                         r.header("content-length").empty() ? "0" : r.header("content-length")));
   while (pending_.size() < length) {
     if (!fill()) {
       return std::nullopt;

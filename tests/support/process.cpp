@@ -1,12 +1,12 @@
 #include "process.hpp"
 
-#include <csignal>
-#include <cstdlib>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdexcept>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
+#include <cstdlib>
+#include <stdexcept>
 
 namespace smart::testing {
 
@@ -51,7 +51,8 @@ std::string child_process::wait_for_line(const std::string& needle,
   const auto until = std::chrono::steady_clock::now() + timeout;
   std::size_t searched = 0;
   for (;;) {
-    const auto found = output_.find(needle, searched > needle.size() ? searched - needle.size() : 0);
+    const auto found =
+        output_.find(needle, searched > needle.size() ? searched - needle.size() : 0);
     if (found != std::string::npos) {
       const auto begin = output_.rfind('\n', found);
       const auto end = output_.find('\n', found);
@@ -79,7 +80,9 @@ std::string child_process::wait_for_line(const std::string& needle,
   }
 }
 
-void child_process::signal(int sig) const { ::kill(pid_, sig); }
+void child_process::signal(int sig) const {
+  ::kill(pid_, sig);
+}
 
 int child_process::wait(std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;

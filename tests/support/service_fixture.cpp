@@ -27,7 +27,9 @@ running_service::running_service(config cfg) : svc_{std::move(cfg)} {
   svc_.start();
 }
 
-running_service::~running_service() { stop(); }
+running_service::~running_service() {
+  stop();
+}
 
 void running_service::stop() {
   if (!stopped_) {

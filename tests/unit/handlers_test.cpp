@@ -1,8 +1,8 @@
 // The edge's decisions: which policy each endpoint runs, and which status a
 // race's verdict becomes (spec §2, §3, §4).
 
-#include "smart/config.hpp"
 #include "smart/edge/handlers.hpp"
+#include "smart/config.hpp"
 
 #include <gtest/gtest.h>
 

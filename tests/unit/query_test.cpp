@@ -1,7 +1,7 @@
 // Strict, overflow-safe `timeout` parsing (spec §2).
 
-#include "smart/config.hpp"
 #include "smart/edge/query.hpp"
+#include "smart/config.hpp"
 
 #include <gtest/gtest.h>
 
@@ -21,9 +21,12 @@ TEST(Timeout, AbsentWhenNotGiven) {
 }
 
 TEST(Timeout, AcceptsDecimalMilliseconds) {
-  for (const auto& [query, value] : {std::pair{"timeout=1500", 1500}, {"timeout=1", 1},
-                                     {"timeout=60000", 60000}, {"a=b&timeout=300&c", 300},
-                                     {"timeout=0300", 300}, {"timeout=%31%35", 15}}) {
+  for (const auto& [query, value] : {std::pair{"timeout=1500", 1500},
+                                     {"timeout=1", 1},
+                                     {"timeout=60000", 60000},
+                                     {"a=b&timeout=300&c", 300},
+                                     {"timeout=0300", 300},
+                                     {"timeout=%31%35", 15}}) {
     const auto t = parse_timeout(query, max);
     EXPECT_EQ(t.state, status::valid) << query;
     EXPECT_EQ(t.value, milliseconds{value}) << query;
@@ -31,12 +34,28 @@ TEST(Timeout, AcceptsDecimalMilliseconds) {
 }
 
 TEST(Timeout, RejectsEverythingElse) {
-  for (const char* query :
-       {"timeout=", "timeout", "timeout=0", "timeout=-1", "timeout=+1", "timeout=1.5",
-        "timeout=1e3", "timeout=abc", "timeout= 1", "timeout=1 ", "timeout=0x10",
-        "timeout=60001", "timeout=99999999999999999999999999", "timeout=18446744073709551616",
-        "timeout=1&timeout=2", "timeout=1&timeout=1", "timeout=%2B1", "timeout=%", "timeout=%3",
-        "timeout=%zz", "timeout=1%00", "timeout=١٢"}) {
+  for (const char* query : {"timeout=",
+                            "timeout",
+                            "timeout=0",
+                            "timeout=-1",
+                            "timeout=+1",
+                            "timeout=1.5",
+                            "timeout=1e3",
+                            "timeout=abc",
+                            "timeout= 1",
+                            "timeout=1 ",
+                            "timeout=0x10",
+                            "timeout=60001",
+                            "timeout=99999999999999999999999999",
+                            "timeout=18446744073709551616",
+                            "timeout=1&timeout=2",
+                            "timeout=1&timeout=1",
+                            "timeout=%2B1",
+                            "timeout=%",
+                            "timeout=%3",
+                            "timeout=%zz",
+                            "timeout=1%00",
+                            "timeout=١٢"}) {
     EXPECT_EQ(parse_timeout(query, max).state, status::invalid) << query;
   }
 }

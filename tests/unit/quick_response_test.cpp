@@ -42,10 +42,12 @@ std::optional<beast_view> beast_parse(const std::string& bytes) {
 }
 
 const std::vector<std::string> corpus = {
-    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"time\": 160}",
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"time\": "
+    "160}",
     "HTTP/1.1 200 OK\r\ncontent-length:11\r\n\r\n{\"time\": 1}",
     "HTTP/1.1 200 \r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: keep-alive, Close\r\n\r\nerror",
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: keep-alive, "
+    "Close\r\n\r\nerror",
     "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nX-A: b\t\r\n\r\n",
     "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcEXTRA",
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",

@@ -1,8 +1,8 @@
 // Response serialisation, JSON errors and request ids (spec §4).
 
+#include "smart/edge/response.hpp"
 #include "smart/edge/handlers.hpp"
 #include "smart/edge/request_id.hpp"
-#include "smart/edge/response.hpp"
 #include "smart/edge/route.hpp"
 
 #include <gtest/gtest.h>

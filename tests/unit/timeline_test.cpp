@@ -11,9 +11,13 @@ namespace {
 using std::chrono::milliseconds;
 
 const time_point t0{};
-time_point at(int ms) { return t0 + milliseconds{ms}; }
+time_point at(int ms) {
+  return t0 + milliseconds{ms};
+}
 
-policy smart_policy() { return policy::hedged(2, milliseconds{300}); }
+policy smart_policy() {
+  return policy::hedged(2, milliseconds{300});
+}
 
 TEST(Timeline, StartsOnlyAttemptOneAndWakesAtTheHedgeDelay) {
   timeline tl{smart_policy(), t0, at(1500)};

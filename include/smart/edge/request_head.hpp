@@ -33,8 +33,8 @@ class request_head final : public http::basic_parser<true> {
   [[nodiscard]] bool has_request_line() const { return has_request_line_; }
 
  private:
-  void on_request_impl(http::verb method, beast::string_view method_str,
-                       beast::string_view target, int version, error_code& /*ec*/) override {
+  void on_request_impl(http::verb method, beast::string_view method_str, beast::string_view target,
+                       int version, error_code& /*ec*/) override {
     method_ = method;
     // Known methods have static names; anything else is logged generically.
     method_text_ = method == http::verb::unknown ? std::string_view{"OTHER"}
@@ -46,8 +46,8 @@ class request_head final : public http::basic_parser<true> {
   }
   void on_response_impl(int /*code*/, beast::string_view /*reason*/, int /*version*/,
                         error_code& /*ec*/) override {}
-  void on_field_impl(http::field /*name*/, beast::string_view name_string,
-                     beast::string_view value, error_code& /*ec*/) override {
+  void on_field_impl(http::field /*name*/, beast::string_view name_string, beast::string_view value,
+                     error_code& /*ec*/) override {
     if (request_id_.empty() && beast::iequals(name_string, "x-request-id")) {
       request_id_.assign(value.data(), value.size());
     }

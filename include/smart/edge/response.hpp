@@ -13,10 +13,10 @@ inline constexpr std::string_view json_type = "application/json";
 struct response {
   unsigned status = 200;
   std::string_view content_type = json_type;
-  std::string body;               // the body, unless static_body is set
-  std::string_view static_body;   // a body that outlives the response (no copy)
-  std::string_view allow;         // 405: the Allow header
-  unsigned retry_after = 0;       // 503: Retry-After seconds when non-zero
+  std::string body;              // the body, unless static_body is set
+  std::string_view static_body;  // a body that outlives the response (no copy)
+  std::string_view allow;        // 405: the Allow header
+  unsigned retry_after = 0;      // 503: Retry-After seconds when non-zero
 
   [[nodiscard]] std::string_view payload() const {
     return static_body.empty() ? std::string_view{body} : static_body;

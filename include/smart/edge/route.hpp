@@ -20,10 +20,9 @@ enum class route : std::uint8_t {
   not_found,  // any other path
 };
 
-inline constexpr std::array all_routes = {route::smart,   route::first,   route::all,
-                                          route::within_timeout, route::healthz,
-                                          route::readyz,  route::metrics, route::openapi,
-                                          route::docs,    route::not_found};
+inline constexpr std::array all_routes = {
+    route::smart,  route::first,   route::all,     route::within_timeout, route::healthz,
+    route::readyz, route::metrics, route::openapi, route::docs,           route::not_found};
 
 // The exact path of a route; "other" for not_found (a bounded metric label).
 std::string_view path_of(route r);

@@ -37,9 +37,9 @@ inline constexpr int max_attempts = 9;
 struct race_result {
   verdict decided = verdict::pending;  // pending: cancelled before a verdict (client gone)
   int attempts_started = 0;
-  int winner = 0;       // 1-based, for verdict::success
-  std::string body;     // success: the winner's body as received;
-                        // collected: a JSON array of the successful bodies, in completion order
+  int winner = 0;    // 1-based, for verdict::success
+  std::string body;  // success: the winner's body as received;
+                     // collected: a JSON array of the successful bodies, in completion order
 };
 
 // Lets the caller watch for a reason to end a race early (the client went

@@ -55,12 +55,12 @@ std::string_view to_string(hedge_reason r);
 
 // What the caller must do after an event.
 struct step {
-  int launch = 0;             // start this many attempts now, numbered after those already started
-  bool hedged = false;        // this launch fires the hedges ...
-  hedge_reason reason{};      // ... for this reason
-  time_point wake_at{};       // call on_timer() at this time (unless decided)
+  int launch = 0;         // start this many attempts now, numbered after those already started
+  bool hedged = false;    // this launch fires the hedges ...
+  hedge_reason reason{};  // ... for this reason
+  time_point wake_at{};   // call on_timer() at this time (unless decided)
   verdict decided = verdict::pending;
-  int winner = 0;             // 1-based attempt number, for verdict::success
+  int winner = 0;  // 1-based attempt number, for verdict::success
 };
 
 class timeline {

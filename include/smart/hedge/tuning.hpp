@@ -119,7 +119,7 @@ class hedge_tuning {
   metrics& metrics_;
   std::optional<hedge_budget> budget_;
   latency_tracker latencies_;
-  std::atomic<std::int64_t> delay_ns_;       // cached adaptive delay
+  std::atomic<std::int64_t> delay_ns_;         // cached adaptive delay
   std::atomic<std::int64_t> refreshed_at_{0};  // clock ticks of the last refresh
 };
 

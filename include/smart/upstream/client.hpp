@@ -21,9 +21,9 @@ class metrics;
 namespace smart::upstream {
 
 struct client_options {
-  std::string url;                   // validated by parse_url
-  int max_connections = 1024;        // open connections at most (idle + leased + connecting)
-  std::string extra_ca_file;         // PEM bundle trusted besides the system store
+  std::string url;             // validated by parse_url
+  int max_connections = 1024;  // open connections at most (idle + leased + connecting)
+  std::string extra_ca_file;   // PEM bundle trusted besides the system store
   std::size_t body_limit = 64 * 1024;
 
   static client_options from(const config& cfg);

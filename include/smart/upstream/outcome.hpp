@@ -23,16 +23,16 @@ enum class outcome : std::uint8_t {
 };
 
 inline constexpr std::array all_outcomes = {
-    outcome::success,   outcome::http_error,     outcome::invalid_body,
-    outcome::connect_error, outcome::tls_error,  outcome::reset,
-    outcome::protocol_error, outcome::timeout,   outcome::cancelled};
+    outcome::success,        outcome::http_error, outcome::invalid_body,
+    outcome::connect_error,  outcome::tls_error,  outcome::reset,
+    outcome::protocol_error, outcome::timeout,    outcome::cancelled};
 
 std::string_view to_string(outcome o);
 
 struct attempt_result {
   outcome result = outcome::cancelled;
-  unsigned status = 0;     // HTTP status, when a response head was read
-  std::string body;        // the body as received (kept for successes)
+  unsigned status = 0;              // HTTP status, when a response head was read
+  std::string body;                 // the body as received (kept for successes)
   boost::system::error_code error;  // the transport error behind a failure, if any
 
   [[nodiscard]] bool ok() const { return result == outcome::success; }

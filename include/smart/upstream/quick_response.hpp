@@ -15,8 +15,8 @@ struct quick_response {
 
   unsigned status = 0;
   bool keep_alive = true;
-  std::string_view body;   // points into the parsed bytes
-  std::size_t size = 0;    // bytes of head and body: what to consume
+  std::string_view body;  // points into the parsed bytes
+  std::size_t size = 0;   // bytes of head and body: what to consume
 
   // Parses `data` (the start of the bytes the upstream sent). `header_limit`
   // and `body_limit` bound what it accepts; beyond them it declines, and
