@@ -97,7 +97,8 @@ plot 'data/deadline.dat' using (bin($1)):(1) smooth freq with boxes lc rgb '#3b6
             made.append("deadline.png")
     if "tuning" in r:
         rows = r["tuning"]["rows"]
-        ups = [u for u in ("realistic", "slow everywhere") if any(x["upstream"] == u for x in rows)]
+        ups = [u for u in ("realistic", "slow everywhere", "fast, heavy tail")
+               if any(x["upstream"] == u for x in rows)]
         with open(os.path.join(data, "tuning.dat"), "w") as f:
             for up in ups:
                 f.write(f'# {up}\n')
@@ -107,7 +108,8 @@ plot 'data/deadline.dat' using (bin($1)):(1) smooth freq with boxes lc rgb '#3b6
                                 f'"{x["policy"]}"\n')
                 f.write("\n\n")
         styles = {"realistic": ("7", "realistic upstream", "0.6"),
-                  "slow everywhere": ("5", "slow everywhere (400-900 ms)", "-0.6")}
+                  "slow everywhere": ("5", "slow everywhere (400-900 ms)", "-0.6"),
+                  "fast, heavy tail": ("9", "fast, heavy tail (Pareto, median 48 ms)", "0")}
         series = []
         for i, up in enumerate(ups):
             pt, title, offset = styles[up]
@@ -152,10 +154,24 @@ def write(r, out):
     lines = ["# smart-api benchmark report", ""]
     if r.get("smoke"):
         lines += ["**Smoke run**: durations of seconds, figures not meaningful.", ""]
+    when = r.get("measured", {})
+    runs = sorted({(v["date"], v["revision"]) for v in when.values()})
+    if len(runs) > 1:
+        parts = "; ".join(
+            ", ".join(k for k in when if (when[k]["date"], when[k]["revision"]) == run)
+            + f" on {run[0]} at revision `{run[1]}`" for run in runs)
+        lines += [
+            f"Measured in {len(runs)} runs of `bench/run.sh` (rerun it to reproduce; "
+            f"`bench/README.md` explains each measurement): {parts}.",
+            "",
+        ]
+    else:
+        lines += [
+            f"Measured {m['date']} at revision `{m['revision']}` by `bench/run.sh` (rerun it to "
+            "reproduce; `bench/README.md` explains each measurement).",
+            "",
+        ]
     lines += [
-        f"Measured {m['date']} at revision `{m['revision']}` by `bench/run.sh` (rerun it to "
-        "reproduce; `bench/README.md` explains each measurement).",
-        "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, "
         f"Linux {m['kernel']}; {m['compiler']}; {m['nginx']}; {m['wrk']}. Everything runs "
         "on this one machine over loopback.",
@@ -303,9 +319,10 @@ def write(r, out):
             "",
             f"{tu['rate']} `/api/smart` requests/s for {tu['seconds']} s per row "
             f"(`timeout={tu['timeout_ms']}`, after 5 s to let the adaptive delay learn), on the "
-            "realistic upstream and on one that is slow everywhere (latency uniform over "
-            "400–900 ms, the same failure mix). *Upstream calls* is the extra load: 1.00 means "
-            "no hedging at all.",
+            "realistic upstream, on one that is slow everywhere (latency uniform over "
+            "400–900 ms) and on one that is usually fast with a heavy tail (Pareto, scale "
+            "30 ms, shape 1.5: median 48 ms, p90 139 ms, p99 646 ms), all with the same "
+            "failure mix. *Upstream calls* is the extra load: 1.00 means no hedging at all.",
             "",
             "| upstream | policy | success | p50 ms | p99 ms | p99.9 ms | upstream calls per "
             "request | hedge delay at the end | hedges withheld |",

@@ -182,7 +182,7 @@ const std::array<option, 20> options = {{
        return err;
      }},
     {"--hedge-delay-floor-ms", "SMART_HEDGE_DELAY_FLOOR_MS", "MS", "20",
-     "the shortest adaptive hedge delay",
+     "the shortest adaptive hedge delay (at most the hedge delay)",
      [](config& c, std::string_view v) {
        return set_millis<1, 3'600'000>(c.hedge_delay_floor, v);
      }},
@@ -300,13 +300,6 @@ parse_outcome parse_config(std::span<const std::string_view> args, const env_loo
     if (auto err = o->set(out.cfg, value); !err.empty()) {
       return fail(name, value, err);
     }
-  }
-  // The adaptive delay lives between the floor and the configured delay.
-  if (out.cfg.hedge_percentile > 0 && out.cfg.hedge_delay_floor > out.cfg.hedge_delay) {
-    out.what = parse_outcome::action::error;
-    out.message = "--hedge-delay-floor-ms: " + std::to_string(out.cfg.hedge_delay_floor.count()) +
-                  " must not exceed --hedge-delay-ms (" +
-                  std::to_string(out.cfg.hedge_delay.count()) + ") when --hedge-percentile is on";
   }
   return out;
 }

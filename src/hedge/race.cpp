@@ -67,7 +67,7 @@ struct race_workspace::state {
     if (!slot.counted) {
       slot.counted = true;
       stats->attempt_finished(o, now - slot.started);
-      if (o == upstream::outcome::success && tuning != nullptr && index == 0) {
+      if (o == upstream::outcome::success && learn && index == 0) {
         tuning->succeeded(now - slot.started, now);
       }
     }
@@ -77,6 +77,9 @@ struct race_workspace::state {
   net::steady_timer wake;
   metrics* stats = nullptr;
   hedge_tuning* tuning = nullptr;
+  // Whether this race teaches the adaptive delay: only a hedged race's
+  // attempt 1, which started alone, is a fair sample of the upstream.
+  bool learn = false;
   std::array<attempt_slot, max_attempts> slots;
   std::array<int, max_attempts> finished{};  // indices, in completion order
   int used = 0;                              // slots touched by the current race
@@ -107,6 +110,7 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
   st.reset();
   st.stats = &m;
   st.tuning = tuning;
+  st.learn = tuning != nullptr && p.initial_attempts == 1 && p.hedge_attempts > 0;
   if (tuning != nullptr && p.hedge_attempts > 0) {
     tuning->first_attempt(start);
   }
@@ -221,8 +225,12 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
       slot.counted = true;
       m.attempt_finished(past_deadline ? upstream::outcome::timeout : upstream::outcome::cancelled,
                          decided_at - slot.started);
-      if (i == 0 && tuning != nullptr && !client_gone) {
-        tuning->cut_off(decided_at - slot.started, decided_at);
+      // Attempt 1 cut off after the hedge delay: its latency is at least
+      // that long. A cut before the delay (a short timeout, a client that
+      // left) says nothing about the upstream.
+      const auto elapsed = decided_at - slot.started;
+      if (i == 0 && st.learn && !client_gone && elapsed >= p.hedge_delay) {
+        tuning->cut_off(elapsed, decided_at);
       }
     }
   }

@@ -429,6 +429,7 @@ class name_cache : public std::enable_shared_from_this<name_cache> {
     auto shared = std::make_shared<const std::vector<tcp::endpoint>>(std::move(list));
     std::lock_guard lock{mu_};
     endpoints_ = std::move(shared);
+    error_.clear();
     ok_.store(true, std::memory_order_relaxed);
   }
 
@@ -439,24 +440,33 @@ class name_cache : public std::enable_shared_from_this<name_cache> {
   }
 
   // Resolves now, on this thread; returns why it failed (empty: stored).
-  static std::string resolve(name_cache& cache, const std::string& host, const std::string& port) {
-    net::io_context private_context;
-    tcp::resolver resolver{private_context};
-    error_code ec;
-    const auto results = resolver.resolve(host, port, ec);
-    if (ec || results.empty()) {
-      const auto why = ec ? ec.message() : std::string{"no addresses"};
-      std::lock_guard lock{cache.mu_};
+  // The reason is also kept for take_error(), unless `report` is false.
+  static std::string resolve(name_cache& cache, const std::string& host, const std::string& port,
+                             bool report = true) noexcept {
+    std::string why;
+    try {
+      net::io_context private_context;
+      tcp::resolver resolver{private_context};
+      error_code ec;
+      const auto results = resolver.resolve(host, port, ec);
+      if (!ec && !results.empty()) {
+        std::vector<tcp::endpoint> list;
+        for (const auto& entry : results) {
+          list.push_back(entry.endpoint());
+        }
+        cache.store(std::move(list));
+        return {};
+      }
+      why = ec ? ec.message() : std::string{"no addresses"};
       cache.ok_.store(false, std::memory_order_relaxed);
-      cache.error_ = why;
-      return why;
+      if (report) {
+        std::lock_guard lock{cache.mu_};
+        cache.error_ = why;
+      }
+    } catch (...) {
+      cache.ok_.store(false, std::memory_order_relaxed);  // out of memory: try again soon
     }
-    std::vector<tcp::endpoint> list;
-    for (const auto& entry : results) {
-      list.push_back(entry.endpoint());
-    }
-    cache.store(std::move(list));
-    return {};
+    return why.empty() ? std::string{"resolution failed"} : why;
   }
 
   // Starts a resolution in the background, unless one is still under way.
@@ -469,7 +479,7 @@ class name_cache : public std::enable_shared_from_this<name_cache> {
         resolve(*cache, host, port);
         cache->busy_.store(false);
       }}.detach();
-    } catch (const std::system_error&) {
+    } catch (...) {
       busy_.store(false);  // no thread now: the next refresh tries again
     }
   }
@@ -765,7 +775,8 @@ void client::start() {
   // The first resolution happens before the service accepts requests, so
   // that the first attempts do not fail for want of an address; later ones
   // refresh in the background, outside any request.
-  const auto why = name_cache::resolve(*i.names, i.target.host, std::to_string(i.target.port));
+  const auto why =
+      name_cache::resolve(*i.names, i.target.host, std::to_string(i.target.port), false);
   if (!why.empty()) {
     spdlog::warn("upstream: cannot resolve {} yet ({}); retrying in the background", i.target.host,
                  why);

@@ -228,6 +228,29 @@ TEST(Race, AllFailedEndsAtOnce) {
   EXPECT_LT(r.took, 200ms);
 }
 
+// Runs `count` /api/smart-like races in a row with the adaptive delay.
+int hedge_wins(scripted& s, hedge_tuning& tuning, metrics& m, int count, ms timeout) {
+  net::io_context ioc;
+  attempt_fn fn = s.fn();
+  hedge::race_workspace ws{ioc.get_executor()};
+  int wins = 0;
+  net::co_spawn(
+      ioc,
+      [&]() -> net::awaitable<void> {
+        for (int i = 0; i < count; ++i) {
+          const auto start = clock::now();
+          const auto p = policy::hedged(2, tuning.delay(start));
+          const auto r =
+              co_await decide_race(ws, p, start, start + timeout, fn, m, nullptr, &tuning);
+          co_await finish_race(ws);
+          wins += r.winner > 1 ? 1 : 0;
+        }
+      },
+      net::detached);
+  ioc.run_for(20s);
+  return wins;
+}
+
 TEST(Race, TheAdaptiveDelayLearnsFromFirstAttemptsEvenWhenAHedgeWins) {
   // Attempt 1 is slow, the hedges are fast: every race is won by a hedge.
   // Learning from the winners (2 ms) would drag the delay to the floor, and
@@ -235,26 +258,25 @@ TEST(Race, TheAdaptiveDelayLearnsFromFirstAttemptsEvenWhenAHedgeWins) {
   // that the upstream's median is at least that.
   metrics m;
   hedge_tuning tuning{{0, 50, 20ms, 1ms}, m};
-  scripted s{{{100ms, outcome::success}, {2ms, outcome::success}, {2ms, outcome::success}}};
-  net::io_context ioc;
-  attempt_fn fn = s.fn();
-  hedge::race_workspace ws{ioc.get_executor()};
-  int hedge_wins = 0;
-  net::co_spawn(
-      ioc,
-      [&]() -> net::awaitable<void> {
-        for (int i = 0; i < 60; ++i) {
-          const auto start = clock::now();
-          const auto p = policy::hedged(2, tuning.delay(start));
-          const auto r = co_await decide_race(ws, p, start, start + 1s, fn, m, nullptr, &tuning);
-          co_await finish_race(ws);
-          hedge_wins += r.winner > 1 ? 1 : 0;
-        }
-      },
-      net::detached);
-  ioc.run_for(10s);
-  EXPECT_EQ(hedge_wins, 60);
+  scripted slow_first{
+      {{100ms, outcome::success}, {2ms, outcome::success}, {2ms, outcome::success}}};
+  EXPECT_EQ(hedge_wins(slow_first, tuning, m, 60, 1s), 60);
   EXPECT_GE(tuning.delay(clock::now() + 1s), 19ms);
+
+  // It does learn: once attempt 1 answers in 3 ms, the delay follows.
+  scripted fast_first{{{3ms, outcome::success}, {2ms, outcome::success}, {2ms, outcome::success}}};
+  hedge_wins(fast_first, tuning, m, 200, 1s);
+  EXPECT_LE(tuning.delay(clock::now() + 1s), 10ms);
+}
+
+TEST(Race, DeadlinesShorterThanTheDelayTeachTheAdaptiveDelayNothing) {
+  // Requests with a 5 ms timeout end before the 20 ms hedge delay: their
+  // attempt 1 was cut short by the client's choice, not by the upstream.
+  metrics m;
+  hedge_tuning tuning{{0, 50, 20ms, 1ms}, m};
+  scripted s{{{100ms, outcome::success}, {2ms, outcome::success}, {2ms, outcome::success}}};
+  EXPECT_EQ(hedge_wins(s, tuning, m, 80, 5ms), 0);
+  EXPECT_EQ(tuning.delay(clock::now() + 1s), 20ms);
 }
 
 }  // namespace

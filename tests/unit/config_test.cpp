@@ -124,20 +124,6 @@ TEST(Config, InvalidValuesNameTheOption) {
   }
 }
 
-TEST(Config, TheAdaptiveDelayFloorMayNotExceedTheDelay) {
-  const auto bad = fixture{}.parse(
-      {"--hedge-percentile=95", "--hedge-delay-ms=100", "--hedge-delay-floor-ms=150"});
-  EXPECT_EQ(bad.what, action::error);
-  EXPECT_EQ(bad.message.rfind("--hedge-delay-floor-ms", 0), 0U) << bad.message;
-  // Without the adaptive delay the floor plays no part.
-  EXPECT_EQ(fixture{}.parse({"--hedge-delay-ms=10"}).what, action::run);
-  EXPECT_EQ(
-      fixture{}
-          .parse({"--hedge-percentile=95", "--hedge-delay-ms=100", "--hedge-delay-floor-ms=100"})
-          .what,
-      action::run);
-}
-
 TEST(Config, InvalidEnvironmentNamesTheVariable) {
   fixture f;
   f.env["SMART_THREADS"] = "many";

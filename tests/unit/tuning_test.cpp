@@ -1,5 +1,6 @@
 // The opt-in hedging refinements, on a controlled clock: budget accounting
-// and its window, percentile tracking and its window, the delay's bounds.
+// and its window, percentile tracking and its window, the delay's bounds,
+// cut-off attempts as lower bounds.
 
 #include "smart/hedge/tuning.hpp"
 #include "smart/metrics.hpp"
@@ -110,6 +111,31 @@ TEST(HedgeTuning, TheDelayFollowsThePercentileWithinItsBounds) {
     adaptive.succeeded(2s, t0 + 700ms);
   }
   EXPECT_EQ(adaptive.delay(t0 + 900ms), 300ms);  // never above the configured delay
+}
+
+TEST(HedgeTuning, CutOffFirstAttemptsCountAsLowerBounds) {
+  metrics m;
+  hedge_tuning adaptive{{0, 50, 300ms, 20ms}, m};
+  // 40 first attempts answered in 50 ms; 60 were cut off at 250 ms, when a
+  // hedge won: the median latency is at least 250 ms, not 50.
+  for (int i = 0; i < 40; ++i) {
+    adaptive.succeeded(50ms, t0);
+  }
+  for (int i = 0; i < 60; ++i) {
+    adaptive.cut_off(250ms, t0);
+  }
+  const auto d = adaptive.delay(t0 + 200ms);
+  EXPECT_GE(d, 240ms);
+  EXPECT_LE(d, 260ms);
+}
+
+TEST(HedgeTuning, AFloorAboveTheConfiguredDelayGivesWay) {
+  metrics m;
+  hedge_tuning adaptive{{0, 90, 100ms, 150ms}, m};
+  for (int i = 0; i < 100; ++i) {
+    adaptive.succeeded(5ms, t0);
+  }
+  EXPECT_EQ(adaptive.delay(t0 + 200ms), 100ms);
 }
 
 TEST(HedgeTuning, ABudgetCountsSuppressedHedges) {

@@ -104,13 +104,14 @@ class hedge_tuning {
   void first_attempt(time_point now);
   // Whether `hedges` attempts may start now (counted when they may).
   bool allow_hedges(int hedges, time_point now);
-  // The adaptive delay learns from first attempts only, the one attempt of
-  // every request that is neither chosen by the race (as a winner is) nor
-  // started late (as a hedge is): a successful one at its latency, and one
-  // cut off as a loser at the time it was cut, a lower bound of its latency
-  // that is never below the delay in force. Without those, slow first
-  // attempts would vanish from the sample whenever a hedge beat them, and
-  // the delay would ratchet down to the floor.
+  // The adaptive delay learns from the first attempts of hedged requests
+  // only, the one attempt of every such request that is neither chosen by
+  // the race (as a winner is) nor started late (as a hedge is): a successful
+  // one at its latency, and one cut off after the hedge delay (a hedge won,
+  // or the deadline passed) at the time it was cut, a lower bound of its
+  // latency that is never below the delay in force. Without those, slow
+  // first attempts would vanish from the sample whenever a hedge beat them,
+  // and the delay would ratchet down to the floor.
   void succeeded(duration latency, time_point now);
   void cut_off(duration elapsed, time_point now);
 
