@@ -313,6 +313,9 @@ http {{
                     "p999_ms": m["latency_us"]["p999"] / 1000,
                     "upstream_per_request": attempts / max(requests, 1),
                     "model": ideal,
+                    # What chance alone allows at this many requests.
+                    "model_spread": model.spread(t, hedges=hedges, n=max(requests, 1),
+                                                 reps=20 if self.smoke else 200),
                 })
             self.procs.stop(api)
             self.procs.stop(sim)
