@@ -11,6 +11,8 @@
 #include "smart/upstream/quick_response.hpp"
 #include "smart/upstream/url.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
@@ -123,6 +125,20 @@ struct connection {
 };
 
 using connection_ptr = std::unique_ptr<connection>;
+
+// How soon after the request a failure on a reused connection can still be
+// the upstream's close of that idle connection crossing our request: about
+// one round trip plus its variation (TCP_INFO), and never less than 10 ms.
+// A failure later than that came after the upstream took the request.
+std::chrono::microseconds stale_window(connection& c) {
+  constexpr std::chrono::microseconds least{10'000};
+  tcp_info info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(c.socket().native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0) {
+    return least;
+  }
+  return std::max(least, std::chrono::microseconds{2 * (info.tcpi_rtt + 4 * info.tcpi_rttvar)});
+}
 
 // Whether an idle pooled connection can still carry a request: the upstream
 // may have closed it while it sat in the pool. One non-blocking peek; no
@@ -719,6 +735,7 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop) {
     attempt_result r;
     bool reusable = false;
     bool silent = false;
+    const auto sent = clock::now();
     {
       // A stop request closes the connection: whatever step is running, or
       // about to start, fails at once. (Per-operation cancellation alone can
@@ -741,9 +758,12 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop) {
       connections.forget(std::move(conn));
       co_return failure(outcome::cancelled, r.error);
     }
-    if (!fresh && silent && round == 0 && r.result == outcome::reset) {
+    if (!fresh && silent && round == 0 && r.result == outcome::reset &&
+        clock::now() - sent <= stale_window(*conn)) {
       // The upstream closed this pooled connection while it was idle. That is
       // not this attempt's failure: keep the slot, open a fresh connection.
+      // (A reset after the upstream has held the request for a while is the
+      // upstream failing it, and counts as this attempt's failure.)
       conn->close();
       conn.reset();
       continue;

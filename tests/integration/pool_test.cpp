@@ -67,6 +67,24 @@ TEST(Pool, AReusedConnectionThatDiesOnTheRequestIsRetriedOnAFreshOne) {
   EXPECT_EQ(service.metric("smart_hedges_total", {{"reason", "failure"}}), 0);
 }
 
+TEST(Pool, AResetAfterTheUpstreamHeldTheRequestIsTheAttemptsFailure) {
+  fake_upstream upstream;
+  running_service service{test_config(upstream.url())};
+  // The second request on the kept-alive connection is reset after 100 ms of
+  // work: the upstream failed it. No quiet retry: the failure shows and the
+  // hedges start at once.
+  upstream.script({reply::ok(1), reply::reset_after(100)});
+  upstream.fallback(reply::ok(1, R"({"time": 2})"));
+  ASSERT_EQ(get(service.port(), "/api/smart?timeout=1000").status, 200);
+  const auto r = get(service.port(), "/api/smart?timeout=1000");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"time": 2})");
+  EXPECT_GE(millis(r.elapsed), 100ms);
+  EXPECT_LT(millis(r.elapsed), 250ms);  // not the 300 ms hedge delay
+  EXPECT_EQ(service.metric("smart_upstream_attempts_total", {{"outcome", "reset"}}), 1);
+  EXPECT_EQ(service.metric("smart_hedges_total", {{"reason", "failure"}}), 1);
+}
+
 TEST(Pool, AnAttemptWaitingForAConnectionHonoursItsDeadline) {
   fake_upstream upstream;
   auto cfg = test_config(upstream.url());
