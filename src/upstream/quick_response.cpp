@@ -1,33 +1,45 @@
 #include "smart/upstream/quick_response.hpp"
 
+#include <array>
+#include <cstdint>
+
 namespace smart::upstream {
 
 namespace {
 
-bool is_token_char(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-    return true;
+// Character classes of RFC 9110, one table look-up per byte: this parser
+// runs on every upstream response.
+constexpr std::uint8_t token_bit = 1;  // tchar
+constexpr std::uint8_t text_bit = 2;   // field-value and reason-phrase bytes
+
+constexpr std::array<std::uint8_t, 256> make_classes() {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    const bool control = (c < 0x20 && c != '\t') || c == 0x7f;
+    t[static_cast<std::size_t>(c)] = control ? 0 : text_bit;
   }
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
+  for (int c = '0'; c <= '9'; ++c) {
+    t[static_cast<std::size_t>(c)] |= token_bit;
+  }
+  for (int c = 'a'; c <= 'z'; ++c) {
+    t[static_cast<std::size_t>(c)] |= token_bit;
+    t[static_cast<std::size_t>(c - 'a' + 'A')] |= token_bit;
+  }
+  for (const char c : std::string_view{"!#$%&'*+-.^_`|~"}) {
+    t[static_cast<unsigned char>(c)] |= token_bit;
+  }
+  return t;
+}
+
+constexpr auto classes = make_classes();
+
+bool all_of_class(std::string_view v, std::uint8_t bit) {
+  for (const char c : v) {
+    if ((classes[static_cast<unsigned char>(c)] & bit) == 0) {
       return false;
+    }
   }
+  return true;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -59,11 +71,9 @@ bool lists_close(std::string_view value, bool& odd) {
   while (!value.empty()) {
     const auto comma = value.find(',');
     const auto item = trim(value.substr(0, comma));
-    for (const char c : item) {
-      if (!is_token_char(c)) {
-        odd = true;
-        return false;
-      }
+    if (!all_of_class(item, token_bit)) {
+      odd = true;
+      return false;
     }
     close = close || iequals(item, "close");
     value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
@@ -101,10 +111,8 @@ quick_response::verdict quick_response::parse(std::string_view data, std::size_t
   if (code < 200 || code == 204 || code == 304) {
     return verdict::declined;  // no body by definition: Beast's rules
   }
-  for (const char c : line.substr(13)) {
-    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
-      return verdict::declined;
-    }
+  if (!all_of_class(line.substr(13), text_bit)) {
+    return verdict::declined;
   }
   head.remove_prefix(line_end + 2);
 
@@ -120,17 +128,12 @@ quick_response::verdict quick_response::parse(std::string_view data, std::size_t
       return verdict::declined;
     }
     const auto name = field.substr(0, colon);
-    for (const char c : name) {
-      if (!is_token_char(c)) {
-        return verdict::declined;  // including obs-fold and space before the colon
-      }
+    if (!all_of_class(name, token_bit)) {
+      return verdict::declined;  // including obs-fold and space before the colon
     }
     const auto value = trim(field.substr(colon + 1));
-    for (const char c : value) {
-      const auto u = static_cast<unsigned char>(c);
-      if ((u < 0x20 && c != '\t') || u == 0x7f) {
-        return verdict::declined;
-      }
+    if (!all_of_class(value, text_bit)) {
+      return verdict::declined;
     }
     if (iequals(name, "content-length")) {
       if (have_length || value.empty() || value.size() > 18) {
