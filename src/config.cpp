@@ -98,7 +98,7 @@ constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug",    "in
 
 // The table every part of the command line is derived from: parsing, the
 // environment twins and the usage text. Keep it in the README's order.
-const std::array<option, 20> options = {{
+const std::array<option, 21> options = {{
     {"--host", "SMART_HOST", "ADDR", "0.0.0.0", "address to listen on",
      [](config& c, std::string_view v) -> std::string {
        if (v.empty()) {
@@ -202,6 +202,16 @@ const std::array<option, 20> options = {{
          return "must be on or off";
        }
        return {};
+     }},
+    {"--busy-poll-us", "SMART_BUSY_POLL_US", "US", "0 (off)",
+     "after the last event, poll this long before sleeping (costs CPU)",
+     [](config& c, std::string_view v) {
+       std::int64_t us = 0;
+       auto err = set_integer<std::int64_t, 0, 1'000'000>(us, v);
+       if (err.empty()) {
+         c.busy_poll = std::chrono::microseconds{us};
+       }
+       return err;
      }},
     {"--help", "", "", "", "print this help and exit", nullptr},
 }};
@@ -320,7 +330,8 @@ std::string describe(const config& cfg) {
       << " hedge_percentile=" << cfg.hedge_percentile
       << " hedge_delay_floor_ms=" << cfg.hedge_delay_floor.count()
       << " upstream_ca_file=" << (cfg.upstream_ca_file.empty() ? "(none)" : cfg.upstream_ca_file)
-      << " access_log=" << (cfg.access_log ? "on" : "off");
+      << " access_log=" << (cfg.access_log ? "on" : "off")
+      << " busy_poll_us=" << cfg.busy_poll.count();
   return out.str();
 }
 

@@ -40,6 +40,9 @@ struct config {
   std::chrono::milliseconds hedge_delay_floor{20};
   std::string upstream_ca_file;  // extra trusted CA bundle (PEM); the system store stays on
   bool access_log = true;
+  // After the last event, keep polling this long before sleeping (0: never
+  // poll). Trades CPU for latency where waking a sleeping core is slow.
+  std::chrono::microseconds busy_poll{0};
 };
 
 // Returns the value of an environment variable, or nothing when unset.

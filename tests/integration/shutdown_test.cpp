@@ -90,6 +90,33 @@ TEST(Shutdown, AttemptsWaitingForAConnectionAreServedDuringTheDrain) {
   stopping.get();
 }
 
+TEST(Shutdown, ABusyPollingServiceServesAndStopsLikeAnyOther) {
+  fake_upstream upstream;
+  auto cfg = test_config(upstream.url());
+  cfg.busy_poll = std::chrono::microseconds{2000};
+  cfg.threads = 2;
+  running_service service{cfg};
+  upstream.fallback(reply::ok(5, R"({"time": 5})"));
+  std::vector<std::future<http_response>> inflight;
+  for (int i = 0; i < 20; ++i) {
+    inflight.push_back(std::async(std::launch::async,
+                                  [&] { return get(service.port(), "/api/smart?timeout=2000"); }));
+  }
+  for (auto& f : inflight) {
+    const auto r = f.get();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, R"({"time": 5})");
+  }
+  // A hedge still fires on time while the threads poll.
+  upstream.fallback(reply::ok(400, R"({"time": 400})"));
+  const auto slow = get(service.port(), "/api/smart?timeout=2000");
+  EXPECT_EQ(slow.status, 200);
+  EXPECT_EQ(service.metric("smart_hedges_total", {{"reason", "delay"}}), 1);
+  const auto start = std::chrono::steady_clock::now();
+  service.stop();  // the polling threads end when the work does
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
 TEST(Shutdown, IdleServiceStopsPromptlyAndClosesIdleConnections) {
   fake_upstream upstream;
   running_service service{test_config(upstream.url())};

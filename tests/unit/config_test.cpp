@@ -62,6 +62,7 @@ TEST(Config, EveryOptionHasAFlagAndAnEnvironmentTwin) {
       {"--hedge-percentile", "SMART_HEDGE_PERCENTILE", "95.5"},
       {"--hedge-delay-floor-ms", "SMART_HEDGE_DELAY_FLOOR_MS", "50"},
       {"--access-log", "SMART_ACCESS_LOG", "off"},
+      {"--busy-poll-us", "SMART_BUSY_POLL_US", "500"},
   };
   for (const auto& [flag, env, value] : cases) {
     fixture by_env;
@@ -91,6 +92,11 @@ TEST(Config, HedgingRefinementsAreOffByDefault) {
   EXPECT_DOUBLE_EQ(on.hedge_budget_percent, 7.5);
 }
 
+TEST(Config, BusyPollingIsOffByDefault) {
+  EXPECT_EQ(fixture{}.parse({}).cfg.busy_poll.count(), 0);
+  EXPECT_EQ(fixture{}.parse({"--busy-poll-us=250"}).cfg.busy_poll.count(), 250);
+}
+
 TEST(Config, EmptyLogFileMeansConsoleOnly) {
   EXPECT_EQ(fixture{}.parse({"--log-file="}).cfg.log_file, "");
 }
@@ -115,6 +121,8 @@ TEST(Config, InvalidValuesNameTheOption) {
            {{"--upstream-url", "ftp://x"}, "--upstream-url"},
            {{"--upstream-url", "http://"}, "--upstream-url"},
            {{"--access-log", "maybe"}, "--access-log"},
+           {{"--busy-poll-us", "1000001"}, "--busy-poll-us"},
+           {{"--busy-poll-us", "-5"}, "--busy-poll-us"},
            {{"--bogus"}, "--bogus"},
            {{"--port"}, "--port"},
        }) {
