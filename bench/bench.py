@@ -99,6 +99,25 @@ def rss_kib(pid):
     return 0
 
 
+def cpu_seconds(pid):
+    """User + system CPU time a process has used so far, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def nginx_worker(master_pid):
+    """The one worker process of an nginx master (worker_processes 1)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open(f"/proc/{master_pid}/task/{master_pid}/children") as f:
+            children = f.read().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.05)  # the master forks its worker after it starts
+    raise SystemExit("bench: nginx started no worker")
+
+
 def metric(text, name, labels=()):
     total = 0.0
     for line in text.splitlines():
@@ -120,6 +139,7 @@ def wrk(url, seconds, connections=64, core=1):
            "--latency", url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     p50 = re.search(r"50%\s+([0-9.]+)(us|ms|s)", out)
@@ -133,6 +153,7 @@ def wrk(url, seconds, connections=64, core=1):
 
     return {
         "rps": rps,
+        "requests": requests,
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
         "socket_errors": sum(int(x) for x in errors.groups()) if errors else 0,
         "p50_us": us(p50),
@@ -218,8 +239,11 @@ http {{
 
     # 1. throughput, side by side --------------------------------------------------
     def throughput(self):
-        seconds = 1 if self.smoke else 10
-        pairs = 1 if self.smoke else 7
+        # Many short pairs rather than a few long ones: on a shared virtual
+        # machine the speed of a core drifts, and the median of many ratios
+        # taken side by side is what stays put from one run to the next.
+        seconds = 1 if self.smoke else 6
+        pairs = 1 if self.smoke else 15
         fast = ["--latency", "fixed:0", "--failures", "none", "--body", '{"time": 1}']
         # The ceiling: the fast upstream alone on the proxies' core.
         sim, sim_port = self.sim(fast, core=0)
@@ -234,13 +258,21 @@ http {{
         api_url = f"http://127.0.0.1:{api_port}/api/smart"
         wrk(ng_url, 1)  # warm both: connections, caches
         wrk(api_url, 1)
+        pids = {"nginx": nginx_worker(ng.pid), "smart-api": api.pid}
         runs = []
         for i in range(pairs):
             # A B A B ...: alternate which goes first, so drift hits both alike.
             order = [("nginx", ng_url), ("smart-api", api_url)]
             if i % 2:
                 order.reverse()
-            pair = {name: wrk(url, seconds) for name, url in order}
+            pair = {}
+            for name, url in order:
+                before = cpu_seconds(pids[name])
+                pair[name] = wrk(url, seconds)
+                # The proxy's own CPU time per request: what the ratio of
+                # requests/s measures too, without the drift of the core's speed.
+                pair[name]["cpu_us_per_request"] = (
+                    (cpu_seconds(pids[name]) - before) * 1e6 / pair[name]["requests"])
             runs.append(pair)
         self.procs.stop(api)
         self.procs.stop(ng)
@@ -255,6 +287,13 @@ http {{
             "direct_rps_median": statistics.median(d["rps"] for d in direct),
             "nginx_rps_median": statistics.median(r["nginx"]["rps"] for r in runs),
             "smart_rps_median": statistics.median(r["smart-api"]["rps"] for r in runs),
+            "nginx_cpu_us_median": statistics.median(r["nginx"]["cpu_us_per_request"]
+                                                     for r in runs),
+            "smart_cpu_us_median": statistics.median(r["smart-api"]["cpu_us_per_request"]
+                                                     for r in runs),
+            "cpu_ratio_median": statistics.median(
+                r["nginx"]["cpu_us_per_request"] / r["smart-api"]["cpu_us_per_request"]
+                for r in runs),
             "non2xx": sum(r[k]["non2xx"] + r[k]["socket_errors"] for r in runs for k in r),
         }
 
@@ -265,19 +304,34 @@ http {{
         sim, sim_port = self.sim(["--latency", "fixed:0", "--failures", "none",
                                   "--body", '{"time": 1}'], core=1)
         api, api_port = self.api(sim_port, ["--threads", "1"], core=0)
+        # Busy polling keeps the proxy's core awake between packets; its
+        # window covers the gap between two requests at this rate.
+        spin_us = 1000
+        polling, polling_port = self.api(
+            sim_port, ["--threads", "1", "--busy-poll-us", str(spin_us)], core=0)
         ng, ng_port = self.nginx(sim_port, core=0)
         common = ["--rate", str(rate), "--duration", str(seconds), "--warmup", "1",
                   "--connections", "256"]
-        result = {"rate": rate, "seconds": seconds}
+        result = {"rate": rate, "seconds": seconds, "busy_poll_us": spin_us}
+        pids = {"smart-api": api.pid, "smart-api-busy-poll": polling.pid,
+                "nginx": nginx_worker(ng.pid)}
         for name, url in [("direct", f"http://127.0.0.1:{sim_port}/api/work"),
                           ("smart-api", f"http://127.0.0.1:{api_port}/api/smart"),
+                          ("smart-api-busy-poll", f"http://127.0.0.1:{polling_port}/api/smart"),
                           ("nginx", f"http://127.0.0.1:{ng_port}/api/smart")]:
+            before = cpu_seconds(pids[name]) if name in pids else 0
+            started = time.monotonic()
             result[name] = loadgen(self.build, ["rate", "--url", url] + common, core=1)
-        for name in ("smart-api", "nginx"):
+            if name in pids:
+                # Share of its core the proxy used over the run (the warm-up included).
+                result[name]["core_percent"] = (
+                    100 * (cpu_seconds(pids[name]) - before) / (time.monotonic() - started))
+        for name in ("smart-api", "smart-api-busy-poll", "nginx"):
             result[name + "_added_us"] = {
                 q: result[name]["latency_us"][q] - result["direct"]["latency_us"][q]
                 for q in ("p50", "p99", "p999")}
         self.procs.stop(ng)
+        self.procs.stop(polling)
         self.procs.stop(api)
         self.procs.stop(sim)
         self.results["latency"] = result

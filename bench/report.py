@@ -188,17 +188,20 @@ def write(r, out):
             "wrk and the upstream share core 1. Runs alternate nginx / smart-api, "
             f"{len(t['runs'])} pairs; the ratio is the median of the pairs' ratios.",
             "",
-            "| target | requests/s (median) | p50 latency | p99 latency |",
-            "|---|---:|---:|---:|",
+            "| target | requests/s (median) | p50 latency | p99 latency | "
+            "proxy CPU per request (median) |",
+            "|---|---:|---:|---:|---:|",
             f"| upstream directly (ceiling, on core 0) | {fmt(t['direct_rps_median'])} | "
-            f"{fmt(t['direct'][0]['p50_us'])} µs | {fmt(t['direct'][0]['p99_us'])} µs |",
+            f"{fmt(t['direct'][0]['p50_us'])} µs | {fmt(t['direct'][0]['p99_us'])} µs | |",
         ]
         for name, key in (("nginx reverse proxy (keep-alive pool)", "nginx"),
                           ("smart-api `/api/smart`", "smart-api")):
             med = t["nginx_rps_median"] if key == "nginx" else t["smart_rps_median"]
             p50 = sorted(x[key]["p50_us"] for x in t["runs"])[len(t["runs"]) // 2]
             p99 = sorted(x[key]["p99_us"] for x in t["runs"])[len(t["runs"]) // 2]
-            lines.append(f"| {name} | {fmt(med)} | {fmt(p50)} µs | {fmt(p99)} µs |")
+            cpu = t.get("nginx_cpu_us_median" if key == "nginx" else "smart_cpu_us_median")
+            lines.append(f"| {name} | {fmt(med)} | {fmt(p50)} µs | {fmt(p99)} µs | "
+                         + (f"{cpu:.2f} µs |" if cpu is not None else "|"))
         lines += [
             "",
             f"**smart-api / nginx = {t['ratio_median']:.2f}** (pairs: "
@@ -206,6 +209,14 @@ def write(r, out):
             + f"); non-2xx responses and socket errors: {t['non2xx']}.",
             "",
         ]
+        if "cpu_ratio_median" in t:
+            lines += [
+                "CPU time per request is the proxy process's user + system time over a run "
+                "divided by the requests it served. As a ratio, nginx's CPU per request over "
+                f"smart-api's (higher: smart-api does the same work with less): "
+                f"**{t['cpu_ratio_median']:.2f}** (median of the pairs).",
+                "",
+            ]
         if "throughput.png" in made:
             lines += ["![throughput](throughput.png)", ""]
     if "latency" in r:
@@ -217,18 +228,35 @@ def write(r, out):
             "whatever the answers do, and counts each latency from the request's due time. "
             "Proxies on core 0, the upstream and the load generator on core 1.",
             "",
-            "| path | p50 | p99 | p99.9 | added p50 | added p99 | added p99.9 |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| path | p50 | p99 | p99.9 | added p50 | added p99 | added p99.9 | proxy core use |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
             f"| upstream directly | {fmt(la['direct']['latency_us']['p50'])} µs | "
             f"{fmt(la['direct']['latency_us']['p99'])} µs | "
-            f"{fmt(la['direct']['latency_us']['p999'])} µs | | | |",
+            f"{fmt(la['direct']['latency_us']['p999'])} µs | | | | |",
         ]
-        for name in ("smart-api", "nginx"):
+        labels = {"smart-api": "via smart-api",
+                  "smart-api-busy-poll": f"via smart-api `--busy-poll-us "
+                                         f"{la.get('busy_poll_us', '')}`",
+                  "nginx": "via nginx"}
+        for name in ("smart-api", "smart-api-busy-poll", "nginx"):
+            if name not in la:
+                continue
             lat, add = la[name]["latency_us"], la[name + "_added_us"]
-            lines.append(f"| via {name} | {fmt(lat['p50'])} µs | {fmt(lat['p99'])} µs | "
+            core = la[name].get("core_percent")
+            lines.append(f"| {labels[name]} | {fmt(lat['p50'])} µs | {fmt(lat['p99'])} µs | "
                          f"{fmt(lat['p999'])} µs | {fmt(add['p50'])} µs | {fmt(add['p99'])} µs | "
-                         f"{fmt(add['p999'])} µs |")
+                         f"{fmt(add['p999'])} µs | "
+                         + (f"{core:.0f} % |" if core is not None else "|"))
         lines += [""]
+        if "smart-api-busy-poll" in la:
+            lines += [
+                "Most of the added latency is two wake-ups of the proxy's idle core (one for the "
+                "request, one for the upstream's answer), tens of microseconds each on this "
+                "virtual machine. With `--busy-poll-us` the service keeps polling for that long "
+                "after its last event instead of sleeping: the wake-ups go, and so does the idle "
+                "core (last column: the share of its core each proxy used).",
+                "",
+            ]
     if "hedging" in r:
         h = r["hedging"]
         lines += [
