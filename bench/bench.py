@@ -299,7 +299,12 @@ http {{
 
     # 2. added latency at a fixed rate ----------------------------------------------
     def latency(self):
-        seconds = 2 if self.smoke else 30
+        # Interleaved rounds, as for throughput: a stall of the virtual machine
+        # lands in one round of one target, and the median over rounds (of
+        # each target's percentile minus the upstream's in the same round)
+        # does not move with it.
+        rounds = 1 if self.smoke else 10
+        seconds = 2 if self.smoke else 3
         rate = 2000
         sim, sim_port = self.sim(["--latency", "fixed:0", "--failures", "none",
                                   "--body", '{"time": 1}'], core=1)
@@ -312,24 +317,41 @@ http {{
         ng, ng_port = self.nginx(sim_port, core=0)
         common = ["--rate", str(rate), "--duration", str(seconds), "--warmup", "1",
                   "--connections", "256"]
-        result = {"rate": rate, "seconds": seconds, "busy_poll_us": spin_us}
+        targets = [("direct", f"http://127.0.0.1:{sim_port}/api/work"),
+                   ("smart-api", f"http://127.0.0.1:{api_port}/api/smart"),
+                   ("smart-api-busy-poll", f"http://127.0.0.1:{polling_port}/api/smart"),
+                   ("nginx", f"http://127.0.0.1:{ng_port}/api/smart")]
         pids = {"smart-api": api.pid, "smart-api-busy-poll": polling.pid,
                 "nginx": nginx_worker(ng.pid)}
-        for name, url in [("direct", f"http://127.0.0.1:{sim_port}/api/work"),
-                          ("smart-api", f"http://127.0.0.1:{api_port}/api/smart"),
-                          ("smart-api-busy-poll", f"http://127.0.0.1:{polling_port}/api/smart"),
-                          ("nginx", f"http://127.0.0.1:{ng_port}/api/smart")]:
-            before = cpu_seconds(pids[name]) if name in pids else 0
-            started = time.monotonic()
-            result[name] = loadgen(self.build, ["rate", "--url", url] + common, core=1)
+        quantiles = ("p50", "p99", "p999")
+        per_round = {name: [] for name, _ in targets}
+        cpu = {name: 0.0 for name in pids}
+        wall = {name: 0.0 for name in pids}
+        for i in range(rounds):
+            order = targets if i % 2 == 0 else targets[::-1]
+            for name, url in order:
+                before = cpu_seconds(pids[name]) if name in pids else 0
+                started = time.monotonic()
+                per_round[name].append(
+                    loadgen(self.build, ["rate", "--url", url] + common, core=1))
+                if name in pids:
+                    cpu[name] += cpu_seconds(pids[name]) - before
+                    wall[name] += time.monotonic() - started
+        result = {"rate": rate, "seconds": seconds, "rounds": rounds, "busy_poll_us": spin_us,
+                  "per_round": per_round}
+        for name, _ in targets:
+            result[name] = {"latency_us": {
+                q: statistics.median(r["latency_us"][q] for r in per_round[name])
+                for q in quantiles}}
             if name in pids:
-                # Share of its core the proxy used over the run (the warm-up included).
-                result[name]["core_percent"] = (
-                    100 * (cpu_seconds(pids[name]) - before) / (time.monotonic() - started))
-        for name in ("smart-api", "smart-api-busy-poll", "nginx"):
+                # Share of its core the proxy used over its runs (warm-ups included).
+                result[name]["core_percent"] = 100 * cpu[name] / wall[name]
+        for name in pids:
             result[name + "_added_us"] = {
-                q: result[name]["latency_us"][q] - result["direct"]["latency_us"][q]
-                for q in ("p50", "p99", "p999")}
+                q: statistics.median(
+                    mine["latency_us"][q] - direct["latency_us"][q]
+                    for mine, direct in zip(per_round[name], per_round["direct"]))
+                for q in quantiles}
         self.procs.stop(ng)
         self.procs.stop(polling)
         self.procs.stop(api)
@@ -620,7 +642,8 @@ def machine():
         "compiler": first(["c++", "--version"]).splitlines()[0],
         "nginx": first(["nginx", "-v"]),
         "wrk": first(["wrk", "--version"]).splitlines()[0] if first(["wrk", "--version"]) else "",
-        "revision": first(["git", "-C", REPO, "rev-parse", "--short=12", "HEAD"]),
+        # "-dirty": the working tree differed from the commit (the bench itself, say).
+        "revision": first(["git", "-C", REPO, "describe", "--always", "--dirty", "--abbrev=12"]),
     }
 
 

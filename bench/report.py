@@ -224,9 +224,13 @@ def write(r, out):
         lines += [
             "## Added latency at a fixed rate",
             "",
-            f"Open loop: `smart-loadgen rate` sends {la['rate']} requests/s for {la['seconds']} s "
+            f"Open loop: `smart-loadgen rate` sends {la['rate']} requests/s "
             "whatever the answers do, and counts each latency from the request's due time. "
-            "Proxies on core 0, the upstream and the load generator on core 1.",
+            "Proxies on core 0, the upstream and the load generator on core 1. "
+            + (f"{la['rounds']} rounds of {la['seconds']} s per path, the paths interleaved; "
+               "each figure is the median over the rounds, and each added figure the median "
+               "of the rounds' differences from the upstream directly in the same round."
+               if "rounds" in la else f"{la['seconds']} s per path."),
             "",
             "| path | p50 | p99 | p99.9 | added p50 | added p99 | added p99.9 | proxy core use |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",

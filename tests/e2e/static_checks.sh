@@ -53,6 +53,6 @@ echo "-- clang-format"
 git ls-files -z '*.cpp' '*.hpp' '*.h' | xargs -0 clang-format --dry-run -Werror
 
 echo "-- shellcheck"
-shellcheck scripts/*.sh .ci/run tests/e2e/*.sh tests/terraform/*.sh
+shellcheck scripts/*.sh .ci/run tests/e2e/*.sh tests/terraform/*.sh bench/*.sh
 
 echo "static checks passed"
