@@ -6,7 +6,9 @@
 #     of how fast the core happens to be).
 # Not part of bench/run.sh: it answers "why", the report answers "how much".
 #
-#   bench/profile.sh
+#   bench/profile.sh                 smart-api and nginx
+#   bench/profile.sh LIB.so ...      also smart-api with each allocator preloaded, e.g.
+#                                    /usr/lib/x86_64-linux-gnu/libmimalloc.so.2 (libmimalloc2.0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,13 +85,15 @@ count_syscalls() { # name, pid, port
   sleep 1 # counting starts once the load is steady
   perf stat -x, -e "${events%,}" -p "$2" -- sleep 4 2>"$work/perf-$1.txt"
   wait "$load"
-  local rps
-  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk-$1.txt")
-  awk -F, -v rps="$rps" -v name="$1" '
-    { n = $1 + 0; split($3, e, "sys_enter_"); if (n > 0) per[e[2]] = n / (rps * 4); total += n }
+  # Requests counted by their writes: each proxied request is exactly two, the
+  # request upstream and the response to the client (small, so each goes out
+  # in one call).
+  awk -F, -v name="$1" '
+    { n = $1 + 0; split($3, e, "sys_enter_"); count[e[2]] = n; total += n }
     END {
-      printf "%-10s %.2f system calls per request:", name, total / (rps * 4)
-      for (k in per) printf " %s %.2f", k, per[k]
+      requests = (count["sendto"] + count["sendmsg"] + count["writev"]) / 2
+      printf "%s: %.2f system calls per request:", name, total / requests
+      for (k in count) if (count[k] > 0) printf " %s %.2f", k, count[k] / requests
       printf "\n"
     }' "$work/perf-$1.txt"
 }
@@ -113,10 +117,11 @@ count_syscalls nginx "$ng_worker" "$ng_port"
 count_syscalls smart-api "$api_pid" "$api_port"
 
 # --- user-space instructions per request -------------------------------------
-instructions() { # name, port, command...
-  local name=$1 port=$2
-  shift 2
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg-$name" "$@" >"$work/vg-$name.log" 2>&1 &
+instructions() { # name, port, library to preload (or ""), command...
+  local name=$1 port=$2 preload=$3
+  shift 3
+  env ${preload:+LD_PRELOAD="$preload"} valgrind --tool=callgrind \
+    --callgrind-out-file="$work/cg-$name" "$@" >"$work/vg-$name.log" 2>&1 &
   local vg=$!
   wait_port "$port"
   taskset -c 1 wrk -t1 -c16 -d10s "http://127.0.0.1:$port/api/smart" >"$work/wrk-cg-$name.txt"
@@ -125,14 +130,20 @@ instructions() { # name, port, command...
   local requests ir
   requests=$(awk '/requests in/ {print $1}' "$work/wrk-cg-$name.txt")
   ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$work/cg-$name")
-  printf '%-10s %d instructions per request (%d requests; start-up and shutdown included)\n' \
+  printf '%s: %d instructions per request (%d requests; start-up and shutdown included)\n' \
     "$name" $((ir / requests)) "$requests"
 }
 
 echo "== user-space instructions per request (callgrind, wrk -c16 for 10 s)"
 ng2_port=$(free_port)
 nginx_conf "$ng2_port" "master_process off;" >"$work/nginx-cg.conf"
-instructions nginx "$ng2_port" nginx -c "$work/nginx-cg.conf" -p "$work"
+instructions nginx "$ng2_port" "" nginx -c "$work/nginx-cg.conf" -p "$work"
 cg_port=$(free_port)
 # shellcheck disable=SC2046
-instructions smart-api "$cg_port" "$bin/smart-api" $(api_args "$cg_port")
+instructions smart-api "$cg_port" "" "$bin/smart-api" $(api_args "$cg_port")
+for lib in "$@"; do
+  cg_port=$(free_port)
+  # shellcheck disable=SC2046
+  instructions "smart-api with $(basename "$lib")" "$cg_port" "$lib" \
+    "$bin/smart-api" $(api_args "$cg_port")
+done
