@@ -239,11 +239,12 @@ metrics::metrics(int max_attempts) : impl_{std::make_unique<impl>()} {
     impl_->wins.push_back(&wins.Add({{"attempt", std::to_string(a)}}));
   }
 
-  impl_->hedges_suppressed = &prometheus::BuildCounter()
-                                  .Name("smart_hedges_suppressed_total")
-                                  .Help("Hedges withheld because the hedge budget was spent.")
-                                  .Register(reg)
-                                  .Add({});
+  impl_->hedges_suppressed =
+      &prometheus::BuildCounter()
+           .Name("smart_hedges_suppressed_total")
+           .Help("Hedge attempts withheld because the hedge budget was spent.")
+           .Register(reg)
+           .Add({});
   impl_->hedge_budget_remaining = &prometheus::BuildGauge()
                                        .Name("smart_hedge_budget_remaining")
                                        .Help(
@@ -320,8 +321,8 @@ void metrics::hedges_fired(hedge::hedge_reason why) {
   impl_->hedges[why == hedge::hedge_reason::delay ? 0 : 1]->Increment();
 }
 
-void metrics::hedges_suppressed() {
-  impl_->hedges_suppressed->Increment();
+void metrics::hedges_suppressed(int attempts) {
+  impl_->hedges_suppressed->Increment(attempts);
 }
 
 void metrics::hedge_budget_remaining(double attempts) {

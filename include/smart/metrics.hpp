@@ -37,7 +37,7 @@ class metrics {
   void hedges_fired(hedge::hedge_reason why);
   void won(int attempt);
   // Opt-in hedging refinements (hedge/tuning.hpp).
-  void hedges_suppressed();
+  void hedges_suppressed(int attempts);
   void hedge_budget_remaining(double attempts);
   void hedge_delay(duration d);
 

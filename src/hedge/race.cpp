@@ -122,8 +122,12 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
   // Starts what step s asks for, unless the hedge budget withholds the
   // hedges; returns the step actually taken.
   auto launch = [&](step s) -> step {
-    if (s.hedged && tuning != nullptr && !tuning->allow_hedges(p.hedge_attempts, clock::now())) {
-      s = tl.withhold_hedges(s, clock::now());
+    if (s.hedged && tuning != nullptr) {
+      const auto now = clock::now();
+      const int granted = tuning->grant_hedges(p.hedge_attempts, s.reason, now);
+      if (granted < p.hedge_attempts) {
+        s = tl.withhold_hedges(s, now, granted);
+      }
     }
     if (s.hedged) {
       m.hedges_fired(s.reason);

@@ -1,5 +1,7 @@
 #include "smart/hedge/timeline.hpp"
 
+#include <algorithm>
+
 namespace smart::hedge {
 
 std::string_view to_string(verdict v) {
@@ -130,11 +132,18 @@ step timeline::on_timer(time_point now) {
   return s;
 }
 
-step timeline::withhold_hedges(const step& s, time_point now) {
+step timeline::withhold_hedges(const step& s, time_point now, int kept) {
   if (!s.hedged) {
     return s;
   }
-  started_ -= policy_.hedge_attempts;  // hedged_ stays set: no hedge starts later
+  kept = std::clamp(kept, 0, policy_.hedge_attempts);
+  const int dropped = policy_.hedge_attempts - kept;
+  started_ -= dropped;  // hedged_ stays set: no hedge starts later
+  if (kept > 0) {
+    step out = s;
+    out.launch -= dropped;
+    return out;
+  }
   const int others = s.launch - policy_.hedge_attempts;
   step out = settle(now);
   out.launch += others;

@@ -27,16 +27,17 @@ hedge_budget::bucket& hedge_budget::current(std::int64_t epoch) {
   return b;
 }
 
-void hedge_budget::totals(std::int64_t epoch, std::int64_t& firsts, std::int64_t& hedges) const {
-  firsts = 0;
-  hedges = 0;
+hedge_budget::sums hedge_budget::totals(std::int64_t epoch) const {
+  sums out;
   const auto oldest = epoch - static_cast<std::int64_t>(ring_.size()) + 1;
   for (const auto& b : ring_) {
     if (b.epoch >= oldest && b.epoch <= epoch) {
-      firsts += b.firsts;
-      hedges += b.hedges;
+      out.firsts += b.firsts;
+      out.hedges += b.hedges;
+      out.failures += b.failures;
     }
   }
+  return out;
 }
 
 void hedge_budget::first_attempt(time_point now) {
@@ -44,27 +45,32 @@ void hedge_budget::first_attempt(time_point now) {
   ++current(epoch_of(now)).firsts;
 }
 
-bool hedge_budget::try_spend(int hedges, time_point now) {
+int hedge_budget::grant(int hedges, bool after_failure, time_point now) {
   std::lock_guard lock{mu_};
   const auto epoch = epoch_of(now);
-  std::int64_t firsts = 0;
-  std::int64_t spent = 0;
-  totals(epoch, firsts, spent);
-  const double allowed = percent_ / 100.0 * static_cast<double>(firsts) + reserve_;
-  if (static_cast<double>(spent + hedges) > allowed) {
-    return false;
+  const auto t = totals(epoch);
+  const double left =
+      percent_ / 100.0 * static_cast<double>(t.firsts) + reserve_ - static_cast<double>(t.hedges);
+  int granted = 0;
+  if (after_failure) {
+    // A failed request is lost without a retry, and one retry is most of
+    // what it can get: give what is left, up to all the hedges.
+    ++current(epoch).failures;
+    granted = static_cast<int>(std::clamp(std::floor(left), 0.0, static_cast<double>(hedges)));
+  } else if (static_cast<double>(hedges + t.failures) <= left) {
+    // A slow request still gets its answer without hedges, if later: its
+    // hedges leave room for as many retries as there were failures.
+    granted = hedges;
   }
-  current(epoch).hedges += hedges;
-  return true;
+  current(epoch).hedges += granted;
+  return granted;
 }
 
 double hedge_budget::remaining(time_point now) {
   std::lock_guard lock{mu_};
-  std::int64_t firsts = 0;
-  std::int64_t spent = 0;
-  totals(epoch_of(now), firsts, spent);
-  return std::max(
-      0.0, percent_ / 100.0 * static_cast<double>(firsts) + reserve_ - static_cast<double>(spent));
+  const auto t = totals(epoch_of(now));
+  return std::max(0.0, percent_ / 100.0 * static_cast<double>(t.firsts) + reserve_ -
+                           static_cast<double>(t.hedges));
 }
 
 // --- latency_tracker --------------------------------------------------------------
@@ -189,16 +195,16 @@ void hedge_tuning::first_attempt(time_point now) {
   }
 }
 
-bool hedge_tuning::allow_hedges(int hedges, time_point now) {
+int hedge_tuning::grant_hedges(int hedges, hedge_reason why, time_point now) {
   if (!budget_) {
-    return true;
+    return hedges;
   }
-  const bool allowed = budget_->try_spend(hedges, now);
+  const int granted = budget_->grant(hedges, why == hedge_reason::failure, now);
   metrics_.hedge_budget_remaining(budget_->remaining(now));
-  if (!allowed) {
-    metrics_.hedges_suppressed();
+  if (granted < hedges) {
+    metrics_.hedges_suppressed(hedges - granted);
   }
-  return allowed;
+  return granted;
 }
 
 void hedge_tuning::succeeded(duration latency, time_point now) {

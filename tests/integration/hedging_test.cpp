@@ -195,8 +195,36 @@ TEST(HedgingTuning, ASpentBudgetLeavesAttemptOneAlone) {
   }
   // Five requests hedged (2 hedge attempts each); the budget was spent then.
   EXPECT_EQ(service.metric("smart_hedges_total", {{"reason", "delay"}}), 5);
-  EXPECT_EQ(service.metric("smart_hedges_suppressed_total"), 3);
+  EXPECT_EQ(service.metric("smart_hedges_suppressed_total"), 6);  // attempts
   EXPECT_TRUE(upstream.wait_until([&] { return upstream.requests() == 8 + 10; }, 2s));
+}
+
+TEST(HedgingTuning, AShortBudgetStillRetriesAFailureWithWhatIsLeft) {
+  fake_upstream upstream;
+  auto cfg = test_config(upstream.url());
+  cfg.hedge_delay = 50ms;
+  cfg.hedge_count = 3;
+  cfg.hedge_budget_percent = 1;  // 1 % of the first attempts, plus a reserve of 10 per window
+  running_service service{cfg};
+  // Three slow requests spend 9 of the 10 hedge attempts; then a failure.
+  upstream.fallback(reply::ok(150, R"({"time": 150})"));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(get(service.port(), "/api/smart?timeout=2000").status, 200);
+  }
+  ASSERT_TRUE(upstream.wait_until([&] { return upstream.requests() == 3 + 9; }, 2s));
+  // The fourth request's attempt 1 fails at once: one retry, out of the one
+  // attempt left, rather than none.
+  upstream.script({reply::status_code(500)});
+  upstream.fallback(reply::ok(10, R"({"time": 10})"));
+  const auto r = get(service.port(), "/api/smart?timeout=2000");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"time": 10})");
+  EXPECT_EQ(service.metric("smart_hedges_total", {{"reason", "failure"}}), 1);
+  EXPECT_EQ(upstream.requests(), 12 + 2);
+  // A further slow request: nothing is left for slowness.
+  upstream.fallback(reply::ok(150, R"({"time": 150})"));
+  ASSERT_EQ(get(service.port(), "/api/smart?timeout=2000").status, 200);
+  EXPECT_EQ(service.metric("smart_hedges_total", {{"reason", "delay"}}), 3);
 }
 
 TEST(HedgingTuning, TheAdaptiveDelayHedgesSoonerOnAFastUpstream) {

@@ -197,6 +197,17 @@ TEST(Timeline, WithheldHedgesAfterAnEarlyFailureMean502AtOnce) {
   EXPECT_EQ(s.decided, verdict::all_failed);
 }
 
+TEST(Timeline, HedgesCutShortStillRunTheOnesKept) {
+  timeline tl{smart_policy(), t0, at(1500)};
+  tl.begin();
+  const auto s = tl.withhold_hedges(tl.on_failure(1, at(20)), at(20), 1);
+  EXPECT_EQ(s.launch, 1);
+  EXPECT_TRUE(s.hedged);
+  EXPECT_EQ(tl.started(), 2);
+  EXPECT_EQ(tl.on_timer(at(300)).launch, 0);  // no more hedges later
+  EXPECT_EQ(tl.on_failure(2, at(400)).decided, verdict::all_failed);
+}
+
 TEST(Timeline, WithheldHedgesAtZeroDelayKeepAttemptOne) {
   timeline tl{policy::hedged(2, milliseconds{0}), t0, at(1000)};
   const auto s = tl.withhold_hedges(tl.begin(), t0);

@@ -22,18 +22,37 @@ TEST(HedgeBudget, AllowsAPercentageOfFirstAttemptsPlusAReserve) {
   EXPECT_DOUBLE_EQ(budget.remaining(t0), 22.0);
   int granted = 0;
   for (int i = 0; i < 20; ++i) {
-    granted += budget.try_spend(2, t0) ? 1 : 0;  // requests of 2 hedges each
+    granted += budget.grant(2, false, t0);  // requests of 2 hedges each
   }
-  EXPECT_EQ(granted, 11);  // 22 hedge attempts
-  EXPECT_FALSE(budget.try_spend(2, t0));
+  EXPECT_EQ(granted, 22);
+  EXPECT_EQ(budget.grant(2, false, t0), 0);
   EXPECT_DOUBLE_EQ(budget.remaining(t0), 0.0);
 }
 
-TEST(HedgeBudget, AllOrNothingPerRequest) {
+TEST(HedgeBudget, HedgesForSlownessAreAllOrNothing) {
   hedge_budget budget{0, 10s, 10, 3};
-  EXPECT_TRUE(budget.try_spend(2, t0));
-  EXPECT_FALSE(budget.try_spend(2, t0));  // one left: not enough for two
-  EXPECT_TRUE(budget.try_spend(1, t0));
+  EXPECT_EQ(budget.grant(2, false, t0), 2);
+  EXPECT_EQ(budget.grant(2, false, t0), 0);  // one left: not enough for two
+  EXPECT_EQ(budget.grant(1, false, t0), 1);
+}
+
+TEST(HedgeBudget, RetriesAfterAFailureGetWhatIsLeft) {
+  hedge_budget budget{0, 10s, 10, 3};
+  EXPECT_EQ(budget.grant(2, true, t0), 2);
+  EXPECT_EQ(budget.grant(2, true, t0), 1);  // one left: one retry rather than none
+  EXPECT_EQ(budget.grant(2, true, t0), 0);
+  EXPECT_DOUBLE_EQ(budget.remaining(t0), 0.0);
+}
+
+TEST(HedgeBudget, HedgesForSlownessLeaveRoomForOneRetryPerFailure) {
+  hedge_budget budget{0, 10s, 10, 6};
+  EXPECT_EQ(budget.grant(2, true, t0), 2);   // a failure of the window: 4 left
+  EXPECT_EQ(budget.grant(2, false, t0), 2);  // 2 left, and one retry is owed
+  EXPECT_EQ(budget.grant(2, false, t0), 0);  // would leave nothing for it
+  EXPECT_EQ(budget.grant(1, false, t0), 1);
+  EXPECT_EQ(budget.grant(2, true, t0), 1);  // the room kept: the next failure's retry
+  // Ten seconds on, the failures have left the window with the rest.
+  EXPECT_EQ(budget.grant(2, false, t0 + 10s), 2);
 }
 
 TEST(HedgeBudget, OldTrafficLeavesTheWindow) {
@@ -41,15 +60,15 @@ TEST(HedgeBudget, OldTrafficLeavesTheWindow) {
   for (int i = 0; i < 10; ++i) {
     budget.first_attempt(t0);
   }
-  EXPECT_TRUE(budget.try_spend(5, t0));
-  EXPECT_FALSE(budget.try_spend(1, t0 + 5s));  // still within the window
+  EXPECT_EQ(budget.grant(5, false, t0), 5);
+  EXPECT_EQ(budget.grant(1, false, t0 + 5s), 0);  // still within the window
   // Ten seconds on, neither those first attempts nor those hedges count.
   EXPECT_DOUBLE_EQ(budget.remaining(t0 + 10s), 0.0);
   for (int i = 0; i < 4; ++i) {
     budget.first_attempt(t0 + 10s);
   }
   EXPECT_DOUBLE_EQ(budget.remaining(t0 + 10s), 2.0);
-  EXPECT_TRUE(budget.try_spend(2, t0 + 10s));
+  EXPECT_EQ(budget.grant(2, false, t0 + 10s), 2);
 }
 
 TEST(LatencyTracker, NeedsEnoughSamples) {
@@ -147,11 +166,11 @@ TEST(HedgeTuning, ABudgetCountsSuppressedHedges) {
     tuning.first_attempt(t0);
   }
   for (int i = 0; i < 100; ++i) {
-    allowed += tuning.allow_hedges(2, t0) ? 1 : 0;
+    allowed += tuning.grant_hedges(2, hedge_reason::delay, t0);
   }
-  EXPECT_EQ(allowed, 10);  // (10 % of 100 + 10) / 2
+  EXPECT_EQ(allowed, 20);  // 10 % of 100, plus 10
   const auto text = m.render();
-  EXPECT_NE(text.find("smart_hedges_suppressed_total 90"), std::string::npos);
+  EXPECT_NE(text.find("smart_hedges_suppressed_total 180"), std::string::npos);
   EXPECT_NE(text.find("smart_hedge_budget_remaining 0"), std::string::npos);
 }
 

@@ -73,10 +73,11 @@ class timeline {
   step on_failure(int attempt, time_point now);
   step on_timer(time_point now);
 
-  // The hedges that step `s` starts may not run after all (the hedge budget
-  // is spent): the request goes on with the attempts already running, and
-  // no hedge starts later. Returns `s` without them, re-decided.
-  step withhold_hedges(const step& s, time_point now);
+  // Only `kept` of the hedges that step `s` starts may run (the hedge budget
+  // is short): the request goes on with those and the attempts already
+  // running, and no hedge starts later. Returns `s` without the others,
+  // re-decided when none is left.
+  step withhold_hedges(const step& s, time_point now, int kept = 0);
 
   [[nodiscard]] int started() const { return started_; }
   [[nodiscard]] int outstanding() const { return started_ - finished_; }

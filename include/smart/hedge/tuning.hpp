@@ -6,6 +6,9 @@
 //    attempts over a sliding window; when it is spent, a request goes on
 //    with attempt 1 alone. This caps the extra load hedging puts on an
 //    upstream that is slow everywhere, exactly when it can least take it.
+//    Retries of a failed attempt 1 come first: they get what is left, one
+//    attempt at least if one is left, and hedges for slowness leave room
+//    for one retry per failure of the window.
 //  - an adaptive hedge delay: the delay follows an observed percentile of
 //    first attempts' latency, between a floor and the configured delay.
 //
@@ -13,6 +16,7 @@
 // controlled clock. Thread-safe.
 
 #include "smart/clock.hpp"
+#include "smart/hedge/timeline.hpp"
 
 #include <array>
 #include <atomic>
@@ -35,8 +39,10 @@ class hedge_budget {
                         int buckets = 10, int reserve = 10);
 
   void first_attempt(time_point now);
-  // Counts and allows `hedges` attempts, or allows none.
-  bool try_spend(int hedges, time_point now);
+  // How many of `hedges` attempts may start now (and counts them). After a
+  // failure, as many as the budget holds; for slowness, all of them if they
+  // leave room for one retry per failure of the window, else none.
+  int grant(int hedges, bool after_failure, time_point now);
   // Hedge attempts still allowed now.
   [[nodiscard]] double remaining(time_point now);
 
@@ -45,9 +51,15 @@ class hedge_budget {
     std::int64_t epoch = -1;
     std::int64_t firsts = 0;
     std::int64_t hedges = 0;
+    std::int64_t failures = 0;  // requests whose attempt 1 failed and asked for retries
+  };
+  struct sums {
+    std::int64_t firsts = 0;
+    std::int64_t hedges = 0;
+    std::int64_t failures = 0;
   };
   std::int64_t epoch_of(time_point now) const;
-  void totals(std::int64_t epoch, std::int64_t& firsts, std::int64_t& hedges) const;
+  sums totals(std::int64_t epoch) const;
   bucket& current(std::int64_t epoch);
 
   double percent_;
@@ -102,8 +114,9 @@ class hedge_tuning {
   // The hedge delay for a request starting now.
   [[nodiscard]] duration delay(time_point now);
   void first_attempt(time_point now);
-  // Whether `hedges` attempts may start now (counted when they may).
-  bool allow_hedges(int hedges, time_point now);
+  // How many of `hedges` attempts may start now, for this reason (see
+  // hedge_budget::grant); all of them without a budget.
+  int grant_hedges(int hedges, hedge_reason why, time_point now);
   // The adaptive delay learns from the first attempts of hedged requests
   // only, the one attempt of every such request that is neither chosen by
   // the race (as a winner is) nor started late (as a hedge is): a successful
