@@ -57,10 +57,16 @@ int hedge_budget::grant(int hedges, bool after_failure, time_point now) {
     // what it can get: give what is left, up to all the hedges.
     ++current(epoch).failures;
     granted = static_cast<int>(std::clamp(std::floor(left), 0.0, static_cast<double>(hedges)));
-  } else if (static_cast<double>(hedges + t.failures) <= left) {
+  } else {
     // A slow request still gets its answer without hedges, if later: its
-    // hedges leave room for as many retries as there were failures.
-    granted = hedges;
+    // hedges leave room for the retries of the failures to come before the
+    // oldest part of the window frees more, estimated from the window's
+    // failures (two buckets' worth, each retried with all the hedges).
+    const double room_for_retries =
+        2.0 * static_cast<double>(hedges * t.failures) / static_cast<double>(ring_.size());
+    if (static_cast<double>(hedges) + room_for_retries <= left) {
+      granted = hedges;
+    }
   }
   current(epoch).hedges += granted;
   return granted;

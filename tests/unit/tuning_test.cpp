@@ -44,13 +44,17 @@ TEST(HedgeBudget, RetriesAfterAFailureGetWhatIsLeft) {
   EXPECT_DOUBLE_EQ(budget.remaining(t0), 0.0);
 }
 
-TEST(HedgeBudget, HedgesForSlownessLeaveRoomForOneRetryPerFailure) {
-  hedge_budget budget{0, 10s, 10, 6};
-  EXPECT_EQ(budget.grant(2, true, t0), 2);   // a failure of the window: 4 left
-  EXPECT_EQ(budget.grant(2, false, t0), 2);  // 2 left, and one retry is owed
-  EXPECT_EQ(budget.grant(2, false, t0), 0);  // would leave nothing for it
-  EXPECT_EQ(budget.grant(1, false, t0), 1);
-  EXPECT_EQ(budget.grant(2, true, t0), 1);  // the room kept: the next failure's retry
+TEST(HedgeBudget, HedgesForSlownessLeaveRoomForTheRetriesOfRecentFailures) {
+  hedge_budget budget{0, 10s, 10, 20};  // 10 buckets of a second
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(budget.grant(2, true, t0), 2);  // five failures: 10 attempts left
+  }
+  // Two seconds' worth of five failures a window, two retries each: keep 2.
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(budget.grant(2, false, t0), 2);
+  }
+  EXPECT_EQ(budget.grant(2, false, t0), 0);  // would leave nothing for them
+  EXPECT_EQ(budget.grant(2, true, t0), 2);   // the room kept: the next failure's retries
   // Ten seconds on, the failures have left the window with the rest.
   EXPECT_EQ(budget.grant(2, false, t0 + 10s), 2);
 }

@@ -8,7 +8,7 @@
 //    upstream that is slow everywhere, exactly when it can least take it.
 //    Retries of a failed attempt 1 come first: they get what is left, one
 //    attempt at least if one is left, and hedges for slowness leave room
-//    for one retry per failure of the window.
+//    for the retries that the recent rate of failures will ask for.
 //  - an adaptive hedge delay: the delay follows an observed percentile of
 //    first attempts' latency, between a floor and the configured delay.
 //
@@ -41,7 +41,8 @@ class hedge_budget {
   void first_attempt(time_point now);
   // How many of `hedges` attempts may start now (and counts them). After a
   // failure, as many as the budget holds; for slowness, all of them if they
-  // leave room for one retry per failure of the window, else none.
+  // leave room for two buckets' worth of the window's failures, each retried
+  // with `hedges` attempts, else none.
   int grant(int hedges, bool after_failure, time_point now);
   // Hedge attempts still allowed now.
   [[nodiscard]] double remaining(time_point now);
