@@ -121,23 +121,19 @@ struct connection {
   std::optional<ssl::stream<tcp::socket>> tls;
   beast::flat_buffer buffer;
   time_point idle_since{};
-  bool reused = false;  // has carried an exchange before this lease
+  duration handshake{};  // how long the TCP connect took: about one round trip
+  bool reused = false;   // has carried an exchange before this lease
 };
 
 using connection_ptr = std::unique_ptr<connection>;
 
 // How soon after the request a failure on a reused connection can still be
-// the upstream's close of that idle connection crossing our request: about
-// one round trip plus its variation (TCP_INFO), and never less than 10 ms.
-// A failure later than that came after the upstream took the request.
-std::chrono::microseconds stale_window(connection& c) {
-  constexpr std::chrono::microseconds least{10'000};
-  tcp_info info{};
-  socklen_t size = sizeof info;
-  if (::getsockopt(c.socket().native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0) {
-    return least;
-  }
-  return std::max(least, std::chrono::microseconds{2 * (info.tcpi_rtt + 4 * info.tcpi_rttvar)});
+// the upstream's close of that idle connection crossing our request: a few
+// round trips, estimated by the connection's TCP handshake (which no server
+// application delays), and never less than 10 ms. A failure later than that
+// came after the upstream took the request.
+duration stale_window(const connection& c) {
+  return std::max<duration>(std::chrono::milliseconds{10}, 3 * c.handshake);
 }
 
 // Whether an idle pooled connection can still carry a request: the upstream
@@ -592,7 +588,9 @@ net::awaitable<attempt_result> client::impl::open(connection& c, stop_signal& st
   if (!eps || eps->empty()) {
     co_return failure(outcome::connect_error, net::error::host_not_found);
   }
+  const auto connecting = clock::now();
   auto [ec, endpoint] = co_await net::async_connect(c.socket(), *eps, use_tuple);
+  c.handshake = clock::now() - connecting;
   if (stop.stop_requested()) {
     co_return failure(outcome::cancelled, ec);
   }
