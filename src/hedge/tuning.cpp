@@ -22,13 +22,14 @@ std::int64_t hedge_budget::epoch_of(time_point now) const {
 hedge_budget::bucket& hedge_budget::current(std::int64_t epoch) {
   auto& b = ring_[static_cast<std::size_t>(epoch % static_cast<std::int64_t>(ring_.size()))];
   if (b.epoch != epoch) {
-    b = bucket{epoch, 0, 0};  // the oldest bucket leaves the window
+    b = bucket{};  // the oldest bucket leaves the window
+    b.epoch = epoch;
   }
   return b;
 }
 
-hedge_budget::sums hedge_budget::totals(std::int64_t epoch) const {
-  sums out;
+hedge_budget::counts hedge_budget::totals(std::int64_t epoch) const {
+  counts out;
   const auto oldest = epoch - static_cast<std::int64_t>(ring_.size()) + 1;
   for (const auto& b : ring_) {
     if (b.epoch >= oldest && b.epoch <= epoch) {
@@ -40,6 +41,11 @@ hedge_budget::sums hedge_budget::totals(std::int64_t epoch) const {
   return out;
 }
 
+double hedge_budget::left(const counts& window) const {
+  return percent_ / 100.0 * static_cast<double>(window.firsts) + reserve_ -
+         static_cast<double>(window.hedges);
+}
+
 void hedge_budget::first_attempt(time_point now) {
   std::lock_guard lock{mu_};
   ++current(epoch_of(now)).firsts;
@@ -49,14 +55,13 @@ int hedge_budget::grant(int hedges, bool after_failure, time_point now) {
   std::lock_guard lock{mu_};
   const auto epoch = epoch_of(now);
   const auto t = totals(epoch);
-  const double left =
-      percent_ / 100.0 * static_cast<double>(t.firsts) + reserve_ - static_cast<double>(t.hedges);
+  const double room = left(t);
   int granted = 0;
   if (after_failure) {
     // A failed request is lost without a retry, and one retry is most of
     // what it can get: give what is left, up to all the hedges.
     ++current(epoch).failures;
-    granted = static_cast<int>(std::clamp(std::floor(left), 0.0, static_cast<double>(hedges)));
+    granted = static_cast<int>(std::clamp(std::floor(room), 0.0, static_cast<double>(hedges)));
   } else {
     // A slow request still gets its answer without hedges, if later: its
     // hedges leave room for the retries of the failures to come before the
@@ -64,7 +69,7 @@ int hedge_budget::grant(int hedges, bool after_failure, time_point now) {
     // failures (two buckets' worth, each retried with all the hedges).
     const double room_for_retries =
         2.0 * static_cast<double>(hedges * t.failures) / static_cast<double>(ring_.size());
-    if (static_cast<double>(hedges) + room_for_retries <= left) {
+    if (static_cast<double>(hedges) + room_for_retries <= room) {
       granted = hedges;
     }
   }
@@ -74,9 +79,7 @@ int hedge_budget::grant(int hedges, bool after_failure, time_point now) {
 
 double hedge_budget::remaining(time_point now) {
   std::lock_guard lock{mu_};
-  const auto t = totals(epoch_of(now));
-  return std::max(0.0, percent_ / 100.0 * static_cast<double>(t.firsts) + reserve_ -
-                           static_cast<double>(t.hedges));
+  return std::max(0.0, left(totals(epoch_of(now))));
 }
 
 // --- latency_tracker --------------------------------------------------------------

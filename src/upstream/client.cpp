@@ -11,8 +11,6 @@
 #include "smart/upstream/quick_response.hpp"
 #include "smart/upstream/url.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>

@@ -48,19 +48,18 @@ class hedge_budget {
   [[nodiscard]] double remaining(time_point now);
 
  private:
-  struct bucket {
-    std::int64_t epoch = -1;
+  struct counts {
     std::int64_t firsts = 0;
     std::int64_t hedges = 0;
     std::int64_t failures = 0;  // requests whose attempt 1 failed and asked for retries
   };
-  struct sums {
-    std::int64_t firsts = 0;
-    std::int64_t hedges = 0;
-    std::int64_t failures = 0;
+  struct bucket : counts {
+    std::int64_t epoch = -1;
   };
   std::int64_t epoch_of(time_point now) const;
-  sums totals(std::int64_t epoch) const;
+  counts totals(std::int64_t epoch) const;
+  // Hedge attempts the window still allows (negative when overspent).
+  double left(const counts& window) const;
   bucket& current(std::int64_t epoch);
 
   double percent_;
