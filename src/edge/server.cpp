@@ -8,6 +8,7 @@
 #include "smart/http_feed.hpp"
 #include "smart/metrics.hpp"
 #include "smart/net.hpp"
+#include "smart/tracked_read.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -92,6 +93,11 @@ struct session : std::enable_shared_from_this<session> {
   hedge::race_workspace race;                // reused by this connection's requests, one at a time
   std::atomic<std::int64_t> expiry{0};       // clock ticks; 0 = no client timeout running
   std::atomic<std::uint64_t> generation{0};  // see arm()
+  // Waiting for the next request, in a read that cannot see an end of stream
+  // that came with the last request (see tracked_read.hpp): the sweep checks
+  // such a connection once per wait.
+  std::atomic<bool> waiting{false};
+  std::uint64_t probed = 0;  // sweep only: the generation last checked
   // Strand only: waiting for the next request on a connection that has
   // already been served (a fresh connection gets to send its first request).
   bool idle = false;
@@ -248,6 +254,17 @@ net::awaitable<void> server::impl::sweep() {
             s->close();
           }
         });
+      } else if (s->waiting.load(std::memory_order_relaxed) && s->probed != generation) {
+        // A client that closed its side right after its last request: its
+        // end of stream is noticed here, within a sweep period or two.
+        s->probed = generation;
+        net::post(s->socket.get_executor(), [s, generation] {
+          if (s->generation.load(std::memory_order_relaxed) == generation &&
+              s->waiting.load(std::memory_order_relaxed) &&
+              closed_by_peer(s->socket.native_handle())) {
+            s->close();
+          }
+        });
       }
     }
   }
@@ -290,7 +307,7 @@ net::awaitable<void> server::impl::linger_close(session& s) {
   std::array<char, 4096> sink{};
   while (!ec && drained < linger_limit) {
     std::size_t n = 0;
-    std::tie(ec, n) = co_await s.socket.async_read_some(net::buffer(sink), use_tuple);
+    std::tie(ec, n) = co_await async_read_more(s.socket, net::buffer(sink), use_tuple);
     drained += n;
   }
   s.disarm();
@@ -400,7 +417,9 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
     }
     s.idle = s.served > 0;
     s.arm(shutting_down.load() || s.served == 0 ? cfg.header_timeout : cfg.keepalive_timeout);
-    auto [ec, n] = co_await s.socket.async_read_some(s.buffer.prepare(read_chunk), use_tuple);
+    s.waiting.store(true, std::memory_order_relaxed);
+    auto [ec, n] = co_await async_read_reply(s.socket, s.buffer.prepare(read_chunk), use_tuple);
+    s.waiting.store(false, std::memory_order_relaxed);
     s.idle = false;
     if (ec) {
       co_return false;
@@ -412,7 +431,7 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
   request_head parser{s.target, s.request_id};
   auto read_ec = feed(parser, s.buffer);
   while (read_ec == http::error::need_more) {
-    auto [ec, n] = co_await s.socket.async_read_some(s.buffer.prepare(read_chunk), use_tuple);
+    auto [ec, n] = co_await async_read_more(s.socket, s.buffer.prepare(read_chunk), use_tuple);
     if (ec) {
       read_ec = ec == net::error::eof ? at_end_of_stream(parser) : ec;
       break;

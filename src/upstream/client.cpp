@@ -8,6 +8,7 @@
 #include "smart/net.hpp"
 #include "smart/payload.hpp"
 #include "smart/stop.hpp"
+#include "smart/tracked_read.hpp"
 #include "smart/upstream/quick_response.hpp"
 #include "smart/upstream/url.hpp"
 
@@ -47,6 +48,18 @@ constexpr std::uint32_t response_header_limit = 16 * 1024;
 // Bytes a single read may take: requests and answers are small, and every
 // connection keeps a buffer of this size for as long as it lives.
 constexpr std::size_t read_chunk = 1024;
+
+// One read of a response. On plain TCP the first (`reply`) skips the empty
+// recv() that would follow the request; see tracked_read.hpp.
+template <typename Stream>
+auto read_some(Stream& stream, net::mutable_buffer buffer, bool reply) {
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    return reply ? async_read_reply(stream, buffer, use_tuple)
+                 : async_read_more(stream, buffer, use_tuple);
+  } else {
+    return stream.async_read_some(buffer, use_tuple);
+  }
+}
 
 // Reads one response, keeping only the status and the body: no header map is
 // built, so a successful exchange allocates nothing beyond a large body.
@@ -668,7 +681,7 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
     if (verdict == quick_response::verdict::declined) {
       break;
     }
-    auto [ec, n] = co_await stream.async_read_some(c.buffer.prepare(read_chunk), use_tuple);
+    auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), c.buffer.size() == 0);
     if (ec) {
       silent = c.buffer.size() == 0;
       const bool ended = ec == net::error::eof || ec == ssl::error::stream_truncated;
@@ -683,7 +696,7 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
   response_reader reader{r.body, options.body_limit};
   auto read_ec = feed(reader, c.buffer);
   while (read_ec == http::error::need_more || (!read_ec && !satisfied(reader, read_ec))) {
-    auto [ec, n] = co_await stream.async_read_some(c.buffer.prepare(read_chunk), use_tuple);
+    auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), false);
     if (ec == net::error::eof || ec == ssl::error::stream_truncated) {
       read_ec = at_end_of_stream(reader);
       break;

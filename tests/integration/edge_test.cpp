@@ -93,6 +93,28 @@ TEST_F(Edge, IdleKeepAliveConnectionsAreClosed) {
   EXPECT_TRUE(c.closed_by_server(3s));
 }
 
+TEST(EdgeHalfClose, AClientThatClosesItsSideAfterItsRequestIsAnsweredAndLetGo) {
+  // The end of stream often arrives with the request itself. The connection
+  // must end soon after the answer, not when the keep-alive timeout ends it.
+  fake_upstream upstream;
+  running_service service{[&] {
+    auto cfg = test_config(upstream.url());
+    cfg.keepalive_timeout = 60s;
+    return cfg;
+  }()};
+  for (int i = 0; i < 5; ++i) {
+    http_connection c{service.port()};
+    c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.shutdown_send();
+    const auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(c.closed_by_server(5s));
+    EXPECT_LT(millis(std::chrono::steady_clock::now() - start), 2000ms);
+  }
+}
+
 TEST_F(Edge, SlowClientsAreDisconnected) {
   http_connection c{service.port()};
   c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n");  // never finishes the headers

@@ -64,6 +64,10 @@ void http_connection::close() {
   }
 }
 
+void http_connection::shutdown_send() {
+  ::shutdown(fd_, SHUT_WR);
+}
+
 void http_connection::send(const std::string& bytes) {
   sent_ = std::chrono::steady_clock::now();
   std::size_t done = 0;
