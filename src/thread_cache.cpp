@@ -59,19 +59,28 @@ struct flush_at_exit {
   }
 };
 
+// What a block of a class takes from malloc: its size plus glibc's header,
+// rounded to 16 bytes. The byte limit counts this.
+constexpr std::size_t chunk_bytes(std::size_t cls) {
+  return (cls + 1) * 16;
+}
+
 void* allocate(std::size_t size) {
-  const std::size_t cls = size <= thread_cache_limits::largest ? (size + 15) / 16 : 0;
+  // Class 0 means "not cached"; a zero-byte request takes a block of class 1.
+  const std::size_t cls = size == 0                              ? 1
+                          : size <= thread_cache_limits::largest ? (size + 15) / 16
+                                                                 : 0;
   if (cls != 0) {
     auto& c = cache;
     if (node* n = c.heads[cls]) {
       c.heads[cls] = n->next;
       --c.counts[cls];
-      c.bytes -= cls * 16;
+      c.bytes -= chunk_bytes(cls);
       return n;
     }
   }
   // A fresh block, sized to its class so that it can be cached when freed.
-  const std::size_t bytes = cls != 0 ? cls * 16 : (size == 0 ? 1 : size);
+  const std::size_t bytes = cls != 0 ? cls * 16 : size;
   for (;;) {
     if (void* p = std::malloc(bytes)) {
       return p;
@@ -92,7 +101,7 @@ void release(void* p) noexcept {
   const std::size_t cls = ::malloc_usable_size(p) / 16;
   if (cls != 0 && cls <= thread_cache_limits::classes &&
       c.counts[cls] < thread_cache_limits::per_class &&
-      c.bytes + cls * 16 <= thread_cache_limits::byte_limit && !c.closed) {
+      c.bytes + chunk_bytes(cls) <= thread_cache_limits::byte_limit && !c.closed) {
     if (!c.registered) {
       c.registered = true;
       static thread_local flush_at_exit at_exit;
@@ -102,7 +111,7 @@ void release(void* p) noexcept {
     n->next = c.heads[cls];
     c.heads[cls] = n;
     ++c.counts[cls];
-    c.bytes += cls * 16;
+    c.bytes += chunk_bytes(cls);
     return;
   }
   std::free(p);

@@ -11,7 +11,8 @@ namespace smart::thread_cache_limits {
 constexpr std::size_t largest = 2048;
 constexpr std::size_t classes = largest / 16;
 // Per thread: at most this many free blocks of one class, and this many
-// bytes in all. A burst larger than that goes back to malloc.
+// bytes in all (as malloc counts them, headers included). A burst larger
+// than that goes back to malloc.
 constexpr std::uint32_t per_class = 512;
 constexpr std::size_t byte_limit = std::size_t{1} << 20;
 

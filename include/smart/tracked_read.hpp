@@ -19,12 +19,16 @@
 // waits for the next one may wait for good. Hence two reads:
 //   - async_read_reply(): the first read of the peer's answer to what was
 //     just sent. It skips the empty recv(). A peer that closed right after its
-//     last message is noticed later: an upstream resets the connection when
-//     the next request reaches it, and an idle client connection is checked by
-//     its server (see the edge's sweep).
+//     last message is noticed later: an upstream that closed resets the
+//     connection when the next request reaches it, and an idle client
+//     connection is checked by the edge's sweep. (An upstream that only
+//     half-closes after a keep-alive answer and keeps reading, as a relay in
+//     a lingering close may, leaves that attempt waiting for its deadline.)
 //   - async_read_more(): any other read, such as the rest of a message. It
 //     asks epoll to report the socket's state afresh, so a pending end of
-//     stream is seen at once.
+//     stream is seen at once. async_read_next() picks between the two for
+//     the rest of a message: after a read that filled its buffer the flag is
+//     still set, and the recv() can happen at once.
 //
 // Both need Asio's reactor internals (Boost 1.81, the epoll reactor), so they
 // are kept to this header; callers see ordinary asynchronous operations with
@@ -180,6 +184,17 @@ template <typename CompletionToken>
 auto async_read_more(tcp::socket& socket, net::mutable_buffer buffer, CompletionToken&& token) {
   return net::async_initiate<CompletionToken, void(error_code, std::size_t)>(
       tracked_read_detail::initiate_read{}, token, &socket, buffer, false);
+}
+
+// The next read of a message, after a read that did (`after_full`) or did not
+// fill its buffer. A full read leaves the reactor's flag set, so the recv()
+// happens at once, as in async_read_reply(): a large message is read without
+// a trip through epoll per buffer. After a short read, as async_read_more().
+template <typename CompletionToken>
+auto async_read_next(tcp::socket& socket, net::mutable_buffer buffer, bool after_full,
+                     CompletionToken&& token) {
+  return net::async_initiate<CompletionToken, void(error_code, std::size_t)>(
+      tracked_read_detail::initiate_read{}, token, &socket, buffer, after_full);
 }
 
 }  // namespace smart

@@ -98,6 +98,7 @@ struct session : std::enable_shared_from_this<session> {
   // such a connection once per wait.
   std::atomic<bool> waiting{false};
   std::uint64_t probed = 0;  // sweep only: the generation last checked
+  bool recheck = false;      // strand only: the sweep cancelled the wait to look again
   // Strand only: waiting for the next request on a connection that has
   // already been served (a fresh connection gets to send its first request).
   bool idle = false;
@@ -256,13 +257,17 @@ net::awaitable<void> server::impl::sweep() {
         });
       } else if (s->waiting.load(std::memory_order_relaxed) && s->probed != generation) {
         // A client that closed its side right after its last request: its
-        // end of stream is noticed here, within a sweep period or two.
+        // end of stream is noticed here, within a sweep period or two. The
+        // wait is cancelled, not the connection closed: its read may have
+        // completed already (with a request), and only serve_one() knows.
         s->probed = generation;
         net::post(s->socket.get_executor(), [s, generation] {
           if (s->generation.load(std::memory_order_relaxed) == generation &&
               s->waiting.load(std::memory_order_relaxed) &&
               closed_by_peer(s->socket.native_handle())) {
-            s->close();
+            s->recheck = true;
+            error_code ignored;
+            s->socket.cancel(ignored);
           }
         });
       }
@@ -305,9 +310,10 @@ net::awaitable<void> server::impl::linger_close(session& s) {
   s.arm(linger_time);
   std::size_t drained = 0;
   std::array<char, 4096> sink{};
+  std::size_t n = 0;
   while (!ec && drained < linger_limit) {
-    std::size_t n = 0;
-    std::tie(ec, n) = co_await async_read_more(s.socket, net::buffer(sink), use_tuple);
+    std::tie(ec, n) =
+        co_await async_read_next(s.socket, net::buffer(sink), n == sink.size(), use_tuple);
     drained += n;
   }
   s.disarm();
@@ -411,19 +417,26 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
 net::awaitable<bool> server::impl::serve_one(session& s) {
   // Between requests: wait for the first byte of the next one. While shutting
   // down, requests already received are still answered.
+  bool full = false;  // the last read filled its buffer (see async_read_next)
   if (s.buffer.size() == 0) {
     if (shutting_down.load() && s.served > 0) {
       co_return false;
     }
     s.idle = s.served > 0;
     s.arm(shutting_down.load() || s.served == 0 ? cfg.header_timeout : cfg.keepalive_timeout);
+    s.recheck = false;
     s.waiting.store(true, std::memory_order_relaxed);
     auto [ec, n] = co_await async_read_reply(s.socket, s.buffer.prepare(read_chunk), use_tuple);
+    if (ec == net::error::operation_aborted && s.recheck) {
+      // The sweep saw an end of stream: read it (or what came before it).
+      std::tie(ec, n) = co_await async_read_more(s.socket, s.buffer.prepare(read_chunk), use_tuple);
+    }
     s.waiting.store(false, std::memory_order_relaxed);
     s.idle = false;
     if (ec) {
       co_return false;
     }
+    full = n == read_chunk;
     s.buffer.commit(n);
   }
 
@@ -431,11 +444,13 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
   request_head parser{s.target, s.request_id};
   auto read_ec = feed(parser, s.buffer);
   while (read_ec == http::error::need_more) {
-    auto [ec, n] = co_await async_read_more(s.socket, s.buffer.prepare(read_chunk), use_tuple);
+    auto [ec, n] =
+        co_await async_read_next(s.socket, s.buffer.prepare(read_chunk), full, use_tuple);
     if (ec) {
       read_ec = ec == net::error::eof ? at_end_of_stream(parser) : ec;
       break;
     }
+    full = n == read_chunk;
     s.buffer.commit(n);
     read_ec = feed(parser, s.buffer);
   }

@@ -49,13 +49,13 @@ constexpr std::uint32_t response_header_limit = 16 * 1024;
 // connection keeps a buffer of this size for as long as it lives.
 constexpr std::size_t read_chunk = 1024;
 
-// One read of a response. On plain TCP the first (`reply`) skips the empty
-// recv() that would follow the request; see tracked_read.hpp.
+// One read of a response. On plain TCP the first skips the empty recv() that
+// would follow the request, and the others recv() at once only after a read
+// that filled its buffer; see tracked_read.hpp.
 template <typename Stream>
-auto read_some(Stream& stream, net::mutable_buffer buffer, bool reply) {
+auto read_some(Stream& stream, net::mutable_buffer buffer, bool first, bool after_full) {
   if constexpr (std::is_same_v<Stream, tcp::socket>) {
-    return reply ? async_read_reply(stream, buffer, use_tuple)
-                 : async_read_more(stream, buffer, use_tuple);
+    return async_read_next(stream, buffer, first || after_full, use_tuple);
   } else {
     return stream.async_read_some(buffer, use_tuple);
   }
@@ -662,6 +662,8 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
     co_return failure(classify(write_ec), write_ec);
   }
   attempt_result r;
+  bool read_any = false;  // a read of this response has been made
+  bool full = false;      // the last one filled its buffer
   // The usual answer takes the quick path; anything else goes to Beast with
   // the same bytes (nothing has been consumed then).
   for (;;) {
@@ -681,7 +683,7 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
     if (verdict == quick_response::verdict::declined) {
       break;
     }
-    auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), c.buffer.size() == 0);
+    auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), !read_any, full);
     if (ec) {
       silent = c.buffer.size() == 0;
       const bool ended = ec == net::error::eof || ec == ssl::error::stream_truncated;
@@ -691,12 +693,14 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
       r.result = classify(r.error);
       co_return r;
     }
+    read_any = true;
+    full = n == read_chunk;
     c.buffer.commit(n);
   }
   response_reader reader{r.body, options.body_limit};
   auto read_ec = feed(reader, c.buffer);
   while (read_ec == http::error::need_more || (!read_ec && !satisfied(reader, read_ec))) {
-    auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), false);
+    auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), !read_any, full);
     if (ec == net::error::eof || ec == ssl::error::stream_truncated) {
       read_ec = at_end_of_stream(reader);
       break;
@@ -705,6 +709,8 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
       read_ec = ec;
       break;
     }
+    read_any = true;
+    full = n == read_chunk;
     c.buffer.commit(n);
     read_ec = feed(reader, c.buffer);
   }

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
 #include <new>
 #include <thread>
@@ -107,6 +108,25 @@ TEST(ThreadCache, AThreadsBlocksGoBackToMallocWhenItEnds) {
   worker.join();
   // Held by the cache they would still count as in use: 200 blocks of 80 bytes.
   EXPECT_LT(malloc_in_use(), before + 4096);
+}
+
+TEST(ThreadCache, BlocksAreAlignedForAnyFundamentalType) {
+  std::vector<void*> blocks;
+  for (std::size_t size : {0, 1, 8, 15, 16, 17, 100, 1000, 2048, 4096}) {
+    void* p = ::operator new(size);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % __STDCPP_DEFAULT_NEW_ALIGNMENT__, 0u) << size;
+    blocks.push_back(p);
+  }
+  for (auto* p : blocks) {
+    ::operator delete(p);
+  }
+  // A zero-byte request gets a block of its own, cached like any other.
+  void* zero = ::operator new(0);
+  ::operator delete(zero);
+  void* again = ::operator new(0);
+  EXPECT_EQ(again, zero);
+  ::operator delete(again);
 }
 
 TEST(ThreadCache, NothrowAndArrayFormsShareTheCache) {

@@ -6,9 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
+#include <tuple>
 
 namespace smart::testing {
 namespace {
@@ -148,6 +151,81 @@ TEST_F(TrackedRead, AnEmptyBufferCompletesAtOnce) {
   const auto r = read(true, 0);
   EXPECT_FALSE(r.ec);
   EXPECT_TRUE(r.data.empty());
+}
+
+// Request and answer over many connections, with two threads running the
+// reactor: every wait must end with its data.
+TEST(TrackedReadThreads, ManyConnectionsOnTwoThreadsMissNothing) {
+  constexpr int connections = 32;
+  constexpr int rounds = 300;
+  static constexpr auto tuple = net::as_tuple(net::use_awaitable);
+  net::io_context ioc{2};
+  tcp::acceptor acceptor{ioc, {net::ip::address_v4::loopback(), 0}};
+  std::atomic<int> finished{0};
+
+  // Reads one message of `size` bytes: the first read skips the empty recv().
+  auto read_message = [](tcp::socket& s, std::string& into,
+                         std::size_t size) -> net::awaitable<error_code> {
+    into.assign(size, '\0');
+    std::size_t got = 0;
+    bool full = false;
+    while (got < size) {
+      auto buffer = net::buffer(into) + got;
+      std::tuple<error_code, std::size_t> result;
+      if (got == 0) {
+        result = co_await async_read_reply(s, buffer, tuple);
+      } else {
+        result = co_await async_read_next(s, buffer, full, tuple);
+      }
+      const auto [ec, n] = result;
+      if (ec) {
+        co_return ec;
+      }
+      full = n == buffer.size();
+      got += n;
+    }
+    co_return error_code{};
+  };
+  auto echo = [&](tcp::socket s) -> net::awaitable<void> {
+    std::string message;
+    while (!co_await read_message(s, message, 16)) {
+      co_await net::async_write(s, net::buffer(message), tuple);
+    }
+  };
+  auto client = [&](int id) -> net::awaitable<void> {
+    tcp::socket s{co_await net::this_coro::executor};
+    co_await s.async_connect(acceptor.local_endpoint(), tuple);
+    std::string answer;
+    for (int r = 0; r < rounds; ++r) {
+      // 16 bytes: "cccccccc-rrrrrrr", connection and round.
+      auto message =
+          std::to_string(100000000 + id).substr(1) + "-" + std::to_string(10000000 + r).substr(1);
+      co_await net::async_write(s, net::buffer(message), tuple);
+      if (co_await read_message(s, answer, 16) || answer != message) {
+        co_return;
+      }
+    }
+    ++finished;
+  };
+  net::co_spawn(
+      ioc,
+      [&]() -> net::awaitable<void> {
+        for (int i = 0; i < connections; ++i) {
+          auto [ec, s] = co_await acceptor.async_accept(net::make_strand(ioc), tuple);
+          if (ec) {
+            co_return;
+          }
+          net::co_spawn(s.get_executor(), echo(std::move(s)), net::detached);
+        }
+      },
+      net::detached);
+  for (int i = 0; i < connections; ++i) {
+    net::co_spawn(net::make_strand(ioc), client(i), net::detached);
+  }
+  std::thread second{[&] { ioc.run_for(30s); }};
+  ioc.run_for(30s);
+  second.join();
+  EXPECT_EQ(finished.load(), connections);
 }
 
 }  // namespace
