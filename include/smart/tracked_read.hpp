@@ -169,23 +169,6 @@ struct initiate_read {
 
 }  // namespace tracked_read_detail
 
-// The first read of the peer's answer to what was just sent, on a plain TCP
-// socket: async_read_some() without the empty recv() after a read that
-// emptied the socket. Completes with (error_code, bytes).
-template <typename CompletionToken>
-auto async_read_reply(tcp::socket& socket, net::mutable_buffer buffer, CompletionToken&& token) {
-  return net::async_initiate<CompletionToken, void(error_code, std::size_t)>(
-      tracked_read_detail::initiate_read{}, token, &socket, buffer, true);
-}
-
-// Any other read on a socket that async_read_reply() reads: it sees an end of
-// stream that came with earlier data. Completes with (error_code, bytes).
-template <typename CompletionToken>
-auto async_read_more(tcp::socket& socket, net::mutable_buffer buffer, CompletionToken&& token) {
-  return net::async_initiate<CompletionToken, void(error_code, std::size_t)>(
-      tracked_read_detail::initiate_read{}, token, &socket, buffer, false);
-}
-
 // The next read of a message, after a read that did (`after_full`) or did not
 // fill its buffer. A full read leaves the reactor's flag set, so the recv()
 // happens at once, as in async_read_reply(): a large message is read without
@@ -195,6 +178,21 @@ auto async_read_next(tcp::socket& socket, net::mutable_buffer buffer, bool after
                      CompletionToken&& token) {
   return net::async_initiate<CompletionToken, void(error_code, std::size_t)>(
       tracked_read_detail::initiate_read{}, token, &socket, buffer, after_full);
+}
+
+// The first read of the peer's answer to what was just sent, on a plain TCP
+// socket: async_read_some() without the empty recv() after a read that
+// emptied the socket. Completes with (error_code, bytes).
+template <typename CompletionToken>
+auto async_read_reply(tcp::socket& socket, net::mutable_buffer buffer, CompletionToken&& token) {
+  return async_read_next(socket, buffer, true, std::forward<CompletionToken>(token));
+}
+
+// Any other read on a socket that async_read_reply() reads: it sees an end of
+// stream that came with earlier data. Completes with (error_code, bytes).
+template <typename CompletionToken>
+auto async_read_more(tcp::socket& socket, net::mutable_buffer buffer, CompletionToken&& token) {
+  return async_read_next(socket, buffer, false, std::forward<CompletionToken>(token));
 }
 
 }  // namespace smart

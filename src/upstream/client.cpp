@@ -49,13 +49,13 @@ constexpr std::uint32_t response_header_limit = 16 * 1024;
 // connection keeps a buffer of this size for as long as it lives.
 constexpr std::size_t read_chunk = 1024;
 
-// One read of a response. On plain TCP the first skips the empty recv() that
-// would follow the request, and the others recv() at once only after a read
-// that filled its buffer; see tracked_read.hpp.
+// One read of a response. On plain TCP, `recv_now` is set for the first read
+// (which skips the empty recv() that would follow the request) and after a
+// read that filled its buffer; see tracked_read.hpp.
 template <typename Stream>
-auto read_some(Stream& stream, net::mutable_buffer buffer, bool first, bool after_full) {
+auto read_some(Stream& stream, net::mutable_buffer buffer, bool recv_now) {
   if constexpr (std::is_same_v<Stream, tcp::socket>) {
-    return async_read_next(stream, buffer, first || after_full, use_tuple);
+    return async_read_next(stream, buffer, recv_now, use_tuple);
   } else {
     return stream.async_read_some(buffer, use_tuple);
   }
@@ -662,8 +662,7 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
     co_return failure(classify(write_ec), write_ec);
   }
   attempt_result r;
-  bool read_any = false;  // a read of this response has been made
-  bool full = false;      // the last one filled its buffer
+  bool recv_now = true;  // see read_some()
   // The usual answer takes the quick path; anything else goes to Beast with
   // the same bytes (nothing has been consumed then).
   for (;;) {
@@ -683,7 +682,7 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
     if (verdict == quick_response::verdict::declined) {
       break;
     }
-    auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), !read_any, full);
+    auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), recv_now);
     if (ec) {
       silent = c.buffer.size() == 0;
       const bool ended = ec == net::error::eof || ec == ssl::error::stream_truncated;
@@ -693,14 +692,13 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
       r.result = classify(r.error);
       co_return r;
     }
-    read_any = true;
-    full = n == read_chunk;
+    recv_now = n == read_chunk;
     c.buffer.commit(n);
   }
   response_reader reader{r.body, options.body_limit};
   auto read_ec = feed(reader, c.buffer);
   while (read_ec == http::error::need_more || (!read_ec && !satisfied(reader, read_ec))) {
-    auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), !read_any, full);
+    auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), recv_now);
     if (ec == net::error::eof || ec == ssl::error::stream_truncated) {
       read_ec = at_end_of_stream(reader);
       break;
@@ -709,8 +707,7 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
       read_ec = ec;
       break;
     }
-    read_any = true;
-    full = n == read_chunk;
+    recv_now = n == read_chunk;
     c.buffer.commit(n);
     read_ec = feed(reader, c.buffer);
   }
