@@ -66,7 +66,10 @@ struct service::impl {
                                      cfg.hedge_delay, cfg.hedge_delay_floor},
                stats},
         edge{ioc, cfg, stats,
-             [this](int /*attempt*/, stop_signal& stop) { return upstream.fetch(stop); }, tuning},
+             [this](int /*attempt*/, std::string_view request_id, stop_signal& stop) {
+               return upstream.fetch(stop, request_id);
+             },
+             tuning},
         signals{net::make_strand(ioc)} {}
 
   config cfg;

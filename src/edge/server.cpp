@@ -363,6 +363,7 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
     policy.hedge_delay = tuning.delay(start);  // the configured delay, unless adaptive
   }
   const auto deadline = start + plan.timeout;
+  s.race.set_request_id(s.request_id);
   raced = true;  // from here on, serve_one() owes the race a finish_race()
   if (s.buffer.size() > 0) {
     // A pipelined request is already buffered: the client is there.

@@ -80,6 +80,7 @@ struct race_workspace::state {
   // Whether this race teaches the adaptive delay: only a hedged race's
   // attempt 1, which started alone, is a fair sample of the upstream.
   bool learn = false;
+  std::string request_id;  // of the request being answered
   std::array<attempt_slot, max_attempts> slots;
   std::array<int, max_attempts> finished{};  // indices, in completion order
   int used = 0;                              // slots touched by the current race
@@ -92,6 +93,10 @@ race_workspace::race_workspace(const net::any_io_executor& ex)
     : state_{std::make_shared<state>(ex)} {}
 
 race_workspace::~race_workspace() = default;
+
+void race_workspace::set_request_id(std::string_view id) {
+  state_->request_id.assign(id);  // within the capacity of earlier ids, no allocation
+}
 
 bool race_workspace::busy() const {
   return state_->running > 0 || state_->processed < state_->finished_count;
@@ -141,7 +146,7 @@ net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point
       ++st.running;
       // The handler shares the state: should the request's side be torn
       // down early (an exception), a late completion still finds it.
-      net::co_spawn(ex, attempt(index + 1, slot.stop),
+      net::co_spawn(ex, attempt(index + 1, st.request_id, slot.stop),
                     [shared = ws.share(), index](const std::exception_ptr& error,
                                                  upstream::attempt_result r) {
                       if (error) {

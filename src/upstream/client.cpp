@@ -530,7 +530,9 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     target = *parsed;
     request = "GET " + target.target + " HTTP/1.1\r\nHost: " + target.host_header() +
               "\r\nUser-Agent: smart-api/" + std::string{build_info::version()} +
-              "\r\nAccept: application/json\r\nConnection: keep-alive\r\n\r\n";
+              "\r\nAccept: application/json\r\nConnection: keep-alive\r\n";
+    request_with_id = request + "X-Request-Id: ";
+    request += "\r\n";
     if (target.tls) {
       tls_context.emplace(ssl::context::tls_client);
       tls_context->set_default_verify_paths();
@@ -549,10 +551,11 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     }
   }
 
-  net::awaitable<attempt_result> fetch(stop_signal& stop);
+  net::awaitable<attempt_result> fetch(stop_signal& stop, std::string_view request_id);
   net::awaitable<attempt_result> open(connection& c, stop_signal& stop);
   template <typename Stream>
-  net::awaitable<attempt_result> exchange(Stream& stream, connection& c, stop_signal& stop,
+  net::awaitable<attempt_result> exchange(Stream& stream, connection& c,
+                                          std::string_view request_id, stop_signal& stop,
                                           bool& reusable, bool& silent);
 
   std::shared_ptr<const std::vector<tcp::endpoint>> current_endpoints() const {
@@ -565,7 +568,11 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   client_options options;
   metrics& metrics_;
   url target;
-  std::string request;  // the request bytes: identical for every attempt
+  // The request bytes, identical for every attempt: whole without an id; with
+  // one, up to the id's value, which end_of_head follows.
+  static constexpr std::string_view end_of_head = "\r\n\r\n";
+  std::string request;
+  std::string request_with_id;
   std::optional<ssl::context> tls_context;
   bool host_is_address = false;
   pool connections;
@@ -641,18 +648,28 @@ net::awaitable<attempt_result> client::impl::open(connection& c, stop_signal& st
 // closed while idle looks exactly like this).
 template <typename Stream>
 net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection& c,
+                                                      std::string_view request_id,
                                                       stop_signal& stop, bool& reusable,
                                                       bool& silent) {
   reusable = false;
   silent = false;
+  // The fixed request with the id's header field, if any, spliced in before
+  // the final empty line: three buffers, one system call.
+  const std::array<net::const_buffer, 3> bytes =
+      request_id.empty()
+          ? std::array<net::const_buffer, 3>{net::buffer(request), {}, {}}
+          : std::array<net::const_buffer, 3>{net::buffer(request_with_id), net::buffer(request_id),
+                                             net::buffer(end_of_head)};
+  const auto total = net::buffer_size(bytes);
   error_code write_ec;
   std::size_t written = 0;
   if constexpr (std::is_same_v<Stream, tcp::socket>) {
-    written = write_now(stream, net::buffer(request), write_ec);  // usually all of it
+    written = write_now(stream, bytes, write_ec);  // usually all of it
   }
-  if (!write_ec && written < request.size()) {
-    std::tie(write_ec, written) =
-        co_await net::async_write(stream, net::buffer(request) + written, use_tuple);
+  if (!write_ec && written < total) {
+    beast::buffers_suffix<std::array<net::const_buffer, 3>> rest{bytes};
+    rest.consume(written);
+    std::tie(write_ec, std::ignore) = co_await net::async_write(stream, rest, use_tuple);
   }
   if (stop.stop_requested()) {
     co_return failure(outcome::cancelled, write_ec);
@@ -730,7 +747,7 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
   co_return r;
 }
 
-net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop) {
+net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::string_view request_id) {
   auto lease = connections.try_acquire();  // no coroutine frame in the common case
   if (!lease) {
     lease = co_await connections.acquire(stop);
@@ -760,9 +777,9 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop) {
       if (r.ok() || !fresh) {
         // (No co_await inside a conditional expression: g++ 12 miscompiles it.)
         if (conn->tls) {
-          r = co_await exchange(*conn->tls, *conn, stop, reusable, silent);
+          r = co_await exchange(*conn->tls, *conn, request_id, stop, reusable, silent);
         } else {
-          r = co_await exchange(*conn->plain, *conn, stop, reusable, silent);
+          r = co_await exchange(*conn->plain, *conn, request_id, stop, reusable, silent);
         }
       }
     }
@@ -829,8 +846,8 @@ bool client::resolved() const {
   return eps && !eps->empty();
 }
 
-net::awaitable<attempt_result> client::fetch(stop_signal& stop) {
-  return impl_->fetch(stop);
+net::awaitable<attempt_result> client::fetch(stop_signal& stop, std::string_view request_id) {
+  return impl_->fetch(stop, request_id);
 }
 
 std::size_t client::idle_connections() const {

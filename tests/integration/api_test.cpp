@@ -115,6 +115,22 @@ TEST_F(Api, RequestIdIsEchoedOrGenerated) {
   EXPECT_EQ(call("/nope", "X-Request-Id: e1\r\n").header("x-request-id"), "e1");
 }
 
+TEST_F(Api, RequestIdGoesUpstreamWithEveryAttempt) {
+  upstream.fallback(reply::ok(1));
+  const auto given = call("/api/smart?timeout=1000", "X-Request-Id: trace-7\r\n");
+  EXPECT_EQ(given.status, 200);
+  const auto head = upstream.last_request_head();
+  EXPECT_NE(head.find("\r\nX-Request-Id: trace-7\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("X-Request-Id", head.find("trace-7")), std::string::npos) << head;
+
+  // A generated id goes upstream too: the one the client gets back.
+  const auto generated = call("/api/smart?timeout=1000");
+  EXPECT_EQ(generated.status, 200);
+  EXPECT_NE(upstream.last_request_head().find(
+                "\r\nX-Request-Id: " + generated.header("x-request-id") + "\r\n"),
+            std::string::npos);
+}
+
 TEST_F(Api, InvalidTimeoutIs400JsonAndTheServiceCarriesOn) {
   for (const char* query :
        {"timeout=", "timeout=abc", "timeout=-1", "timeout=%2B1", "timeout=1.5", "timeout=0",

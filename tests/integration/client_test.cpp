@@ -72,6 +72,8 @@ TEST(Client, FetchesAndValidates) {
   EXPECT_EQ(run.result->body, R"({"time": 7})");
   EXPECT_NE(upstream.last_request_head().find("GET /api/work HTTP/1.1\r\n"), std::string::npos);
   EXPECT_NE(upstream.last_request_head().find("\r\nHost: 127.0.0.1:"), std::string::npos);
+  // No id given, no id sent.
+  EXPECT_EQ(upstream.last_request_head().find("X-Request-Id"), std::string::npos);
 }
 
 TEST(Client, StopDuringAReadClosesTheConnectionAtOnce) {

@@ -38,13 +38,16 @@ struct scripted {
 
   std::vector<step> steps;
   std::vector<event> log;
+  std::vector<std::string> ids;  // the request id each attempt was given, in start order
   time_point t0 = clock::now();
 
   ms now() const { return std::chrono::duration_cast<ms>(clock::now() - t0); }
 
   attempt_fn fn() {
-    return [this](int n, stop_signal& stop) -> net::awaitable<upstream::attempt_result> {
+    return [this](int n, std::string_view request_id,
+                  stop_signal& stop) -> net::awaitable<upstream::attempt_result> {
       log.push_back({n, "start", now()});
+      ids.emplace_back(request_id);
       const auto& s = steps.at(static_cast<std::size_t>(n - 1));
       net::steady_timer timer{co_await net::this_coro::executor, s.delay};
       // Honour a stop request at any time, like the upstream client.
@@ -86,6 +89,7 @@ run_result run(scripted& script, policy p, ms timeout, metrics& m,
   std::optional<race_result> result;
   script.t0 = clock::now();
   hedge::race_workspace ws{ioc.get_executor()};
+  ws.set_request_id("req-1");
   net::co_spawn(
       ioc, run_race(ws, p, script.t0, script.t0 + timeout, fn, m, abort),
       net::bind_cancellation_slot(client.slot(), [&](const std::exception_ptr& e, race_result r) {
@@ -118,6 +122,7 @@ TEST(Race, HedgesAtTheDelayAndCancelsTheLosersWhenAttemptOneWins) {
   EXPECT_EQ(r.race.winner, 1);
   EXPECT_EQ(r.race.body, R"({"time": 600})");
   EXPECT_EQ(r.race.attempts_started, 3);
+  EXPECT_EQ(s.ids, (std::vector<std::string>{"req-1", "req-1", "req-1"}));
   EXPECT_GE(s.when(2, "start"), 295ms);
   EXPECT_LT(s.when(2, "start"), 450ms);
   EXPECT_GE(s.when(3, "start"), 295ms);

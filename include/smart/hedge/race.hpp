@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace smart {
 class metrics;
@@ -24,12 +25,13 @@ namespace smart::hedge {
 
 class hedge_tuning;
 
-// Starts attempt number n (1-based) and yields its result. A stop request on
-// `stop` (made on the race's executor, which outlives the attempt) must end
+// Starts attempt number n (1-based) of the request with id `request_id` and
+// yields its result. The id stays valid while the attempt runs. A stop request
+// on `stop` (made on the race's executor, which outlives the attempt) must end
 // the attempt promptly, at any step: upstream::client::fetch closes its
 // connection.
-using attempt_fn =
-    std::function<boost::asio::awaitable<upstream::attempt_result>(int n, stop_signal& stop)>;
+using attempt_fn = std::function<boost::asio::awaitable<upstream::attempt_result>(
+    int n, std::string_view request_id, stop_signal& stop)>;
 
 // Attempts are numbered 1..max_attempts.
 inline constexpr int max_attempts = 9;
@@ -102,6 +104,9 @@ class race_workspace {
   std::shared_ptr<state> share() const { return state_; }
   // Whether attempts of the last race still run (finish_race() has work).
   [[nodiscard]] bool busy() const;
+  // The id of the request that the next race answers, passed to each of its
+  // attempts (kept here, where it outlives them). Set before decide_race().
+  void set_request_id(std::string_view id);
 
  private:
   std::shared_ptr<state> state_;

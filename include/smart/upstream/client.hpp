@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace smart {
 struct config;
@@ -53,7 +54,10 @@ class client {
   // running or about to start (waiting for a pooled connection, connect, TLS
   // handshake, write, read) ends at once, and the attempt yields
   // outcome::cancelled.
-  boost::asio::awaitable<attempt_result> fetch(stop_signal& stop);
+  // `request_id`, when not empty, goes to the upstream as X-Request-Id, so
+  // that its logs can be joined with ours; it must be a valid id (see
+  // edge/request_id.hpp) and stay valid until the attempt ends.
+  boost::asio::awaitable<attempt_result> fetch(stop_signal& stop, std::string_view request_id = {});
 
   // Idle pooled connections right now (for tests and diagnostics).
   [[nodiscard]] std::size_t idle_connections() const;
