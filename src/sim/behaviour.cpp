@@ -178,6 +178,41 @@ std::optional<failure_mix> parse_mix(std::string_view text) {
   return mix;
 }
 
+std::uint64_t id_key(std::string_view id, std::uint64_t k) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
+  for (const char c : id) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return h + k * 0x9e3779b97f4a7c15ULL;
+}
+
+std::uint64_t behaviour::earlier_with(std::string_view id) {
+  const auto now = std::chrono::steady_clock::now();
+  const std::lock_guard lock{ids_mu_};
+  if (now - ids_since_ >= id_memory) {
+    ids_before_ = std::move(ids_now_);
+    ids_now_.clear();
+    ids_since_ = now;
+  }
+  const std::string key{id};
+  auto [it, fresh] = ids_now_.try_emplace(key, 0);
+  if (fresh) {
+    if (const auto old = ids_before_.find(key); old != ids_before_.end()) {
+      it->second = old->second;
+      ids_before_.erase(old);
+    }
+  }
+  return it->second++;
+}
+
+plan behaviour::next(std::string_view request_id) {
+  if (key_ == plan_key::request_id && !request_id.empty()) {
+    return plan_for(id_key(request_id, earlier_with(request_id)));
+  }
+  return plan_for(counter_.fetch_add(1, std::memory_order_relaxed));
+}
+
 plan behaviour::plan_for(std::uint64_t n) const {
   const std::uint64_t r1 = mix64(seed_ ^ mix64(n));
   const std::uint64_t r2 = mix64(r1);

@@ -6,9 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace smart::sim {
 
@@ -60,21 +62,47 @@ struct plan {
   std::chrono::milliseconds delay{};
 };
 
+// Which number a request's plan is drawn for.
+enum class plan_key : std::uint8_t {
+  arrival,     // the request's arrival number in this run
+  request_id,  // its X-Request-Id and how many earlier requests carried that id
+               // (see id_key): a client that knows the ids knows every plan,
+               // whatever order the requests arrive in
+};
+
+// The number drawn for the k-th (0-based) request carrying `id`: the 64-bit
+// FNV-1a hash of the id plus k times 2^64/phi, modulo 2^64.
+[[nodiscard]] std::uint64_t id_key(std::string_view id, std::uint64_t k);
+
 class behaviour {
  public:
-  behaviour(latency_model latency, failure_mix mix, std::uint64_t seed)
-      : latency_{latency}, mix_{mix}, seed_{seed} {}
+  behaviour(latency_model latency, failure_mix mix, std::uint64_t seed,
+            plan_key key = plan_key::arrival)
+      : latency_{latency}, mix_{mix}, seed_{seed}, key_{key} {}
 
-  // The plan for request number n (0-based).
+  // The plan drawn for number n.
   [[nodiscard]] plan plan_for(std::uint64_t n) const;
-  // The plan for the next request; thread-safe.
-  plan next() { return plan_for(counter_.fetch_add(1, std::memory_order_relaxed)); }
+  // The plan for the next request, which carried `request_id` (empty: none);
+  // thread-safe. Requests without an id are keyed by arrival in any case.
+  plan next(std::string_view request_id = {});
+
+  // Ids are remembered for at least this long after their last request.
+  static constexpr std::chrono::seconds id_memory{60};
 
  private:
+  std::uint64_t earlier_with(std::string_view id);
+
   latency_model latency_;
   failure_mix mix_;
   std::uint64_t seed_;
+  plan_key key_;
   std::atomic<std::uint64_t> counter_{0};
+  // Requests per id, in two generations: the older is dropped when the newer
+  // is id_memory old, so that memory stays bounded on a long run.
+  std::mutex ids_mu_;
+  std::unordered_map<std::string, std::uint64_t> ids_now_;
+  std::unordered_map<std::string, std::uint64_t> ids_before_;
+  std::chrono::steady_clock::time_point ids_since_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace smart::sim

@@ -33,7 +33,7 @@ int main(int argc, char* argv[]) {
 
   try {
     smart::net::io_context ioc{o.threads};
-    smart::sim::behaviour plan{o.latency, o.mix, o.seed};
+    smart::sim::behaviour plan{o.latency, o.mix, o.seed, o.key};
     smart::sim::server srv{ioc, plan, o.body};
     srv.start(o.host, o.port);
 
@@ -41,8 +41,10 @@ int main(int argc, char* argv[]) {
     smart::net::signal_set signals{ioc, SIGINT, SIGTERM};
     signals.async_wait([&ioc](const smart::error_code&, int) { ioc.stop(); });
 
-    spdlog::info("upstream-sim listening on {}:{} latency={} failures={} seed={} threads={}",
-                 o.host, srv.port(), o.latency.describe(), o.mix.describe(), o.seed, o.threads);
+    spdlog::info(
+        "upstream-sim listening on {}:{} latency={} failures={} seed={} plan-by={} threads={}",
+        o.host, srv.port(), o.latency.describe(), o.mix.describe(), o.seed,
+        o.key == smart::sim::plan_key::request_id ? "request-id" : "arrival", o.threads);
     std::vector<std::thread> threads;
     for (int i = 1; i < o.threads; ++i) {
       threads.emplace_back([&ioc] { ioc.run(); });

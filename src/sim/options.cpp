@@ -13,7 +13,7 @@ struct flag {
   std::string_view help;
 };
 
-constexpr std::array<flag, 7> flags = {{
+constexpr std::array<flag, 8> flags = {{
     {"--host", "SIM_HOST", "address to listen on [0.0.0.0]"},
     {"--port", "SIM_PORT", "TCP port, 0 for any free one [9000]"},
     {"--latency", "SIM_LATENCY",
@@ -22,6 +22,10 @@ constexpr std::array<flag, 7> flags = {{
      "none | KIND=PERCENT,... with KIND 500, 429, invalid, hang, reset\n"
      "                          [500=5,429=5,invalid=3,hang=1,reset=2]"},
     {"--seed", "SIM_SEED", "seed of the pseudo-random plan [1]"},
+    {"--plan-by", "SIM_PLAN_BY",
+     "arrival | request-id: draw each request's plan by its arrival number,\n"
+     "                          or by its X-Request-Id and how many earlier\n"
+     "                          requests carried that id [arrival]"},
     {"--threads", "SIM_THREADS", "I/O threads [1]"},
     {"--body", "SIM_BODY", "answer successes with this body instead of {\"time\": MS}"},
 }};
@@ -74,6 +78,14 @@ std::string apply(options& o, std::string_view name, std::string_view value) {
       return "must be a non-negative integer";
     }
     o.seed = *v;
+  } else if (name == "--plan-by") {
+    if (value == "arrival") {
+      o.key = plan_key::arrival;
+    } else if (value == "request-id") {
+      o.key = plan_key::request_id;
+    } else {
+      return "expected arrival or request-id";
+    }
   } else if (name == "--threads") {
     const auto v = parse_decimal(value, 1, 64);
     if (!v) {

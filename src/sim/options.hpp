@@ -18,6 +18,7 @@ struct options {
   latency_model latency;  // uniform 100-600 ms, like the real upstream
   failure_mix mix;        // the default mix of failures
   std::uint64_t seed = 1;
+  plan_key key = plan_key::arrival;
   int threads = 1;
   std::string body;  // successes answer this instead of {"time": <ms>} when set
 };

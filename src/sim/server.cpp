@@ -107,7 +107,7 @@ net::awaitable<void> server::impl::serve(tcp::socket socket) {
     } else if (path != "/api/work") {
       reply = not_found;
     } else {
-      const auto p = plan.next();
+      const auto p = plan.next(request_id);
       if (p.delay.count() > 0) {
         work.expires_after(p.delay);
         co_await work.async_wait(use_tuple);

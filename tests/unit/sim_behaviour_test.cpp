@@ -1,10 +1,15 @@
 // The simulator's plan: distributions, failure mix, determinism.
 
 #include "behaviour.hpp"
+#include "options.hpp"
 
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 namespace smart::sim {
 namespace {
@@ -89,6 +94,64 @@ TEST(SimPlan, NoFailuresMeansAllOk) {
     EXPECT_EQ(b.plan_for(i).what, action::ok);
     EXPECT_EQ(b.plan_for(i).delay.count(), 0);
   }
+}
+
+TEST(SimPlan, IdKeyIsFnv1aPlusAMultipleOfTheGoldenRatio) {
+  // Pinned: bench/model.py computes the same numbers to replay a run.
+  EXPECT_EQ(id_key("", 0), 0xcbf29ce484222325ULL);
+  EXPECT_EQ(id_key("a", 0), 0xaf63dc4c8601ec8cULL);
+  EXPECT_EQ(id_key("a", 2), 0xaf63dc4c8601ec8cULL + 2 * 0x9e3779b97f4a7c15ULL);
+  const behaviour b{latency_model{}, failure_mix{}, 7};
+  // A fixed point of the whole draw, also checked by bench/model.py.
+  const auto p = b.plan_for(id_key("bench-1", 0));
+  EXPECT_EQ(p.what, action::invalid_json);
+  EXPECT_EQ(p.delay.count(), 144);
+}
+
+TEST(SimPlan, ByRequestIdEachIdHasItsOwnSequence) {
+  behaviour keyed{latency_model{}, failure_mix{}, 7, plan_key::request_id};
+  const behaviour plain{latency_model{}, failure_mix{}, 7};
+  auto same = [](const plan& x, const plan& y) { return x.what == y.what && x.delay == y.delay; };
+  // Interleaved ids: each one's k-th request gets the plan of (id, k).
+  EXPECT_TRUE(same(keyed.next("x"), plain.plan_for(id_key("x", 0))));
+  EXPECT_TRUE(same(keyed.next("y"), plain.plan_for(id_key("y", 0))));
+  EXPECT_TRUE(same(keyed.next("x"), plain.plan_for(id_key("x", 1))));
+  EXPECT_TRUE(same(keyed.next("x"), plain.plan_for(id_key("x", 2))));
+  EXPECT_TRUE(same(keyed.next("y"), plain.plan_for(id_key("y", 1))));
+  // No id: by arrival among the requests without one.
+  EXPECT_TRUE(same(keyed.next(""), plain.plan_for(0)));
+  EXPECT_TRUE(same(keyed.next(""), plain.plan_for(1)));
+
+  // Keyed by arrival, ids make no difference.
+  behaviour by_arrival{latency_model{}, failure_mix{}, 7};
+  EXPECT_TRUE(same(by_arrival.next("x"), plain.plan_for(0)));
+  EXPECT_TRUE(same(by_arrival.next("x"), plain.plan_for(1)));
+}
+
+TEST(SimPlan, ByRequestIdDrawsFollowTheMix) {
+  behaviour keyed{latency_model{}, failure_mix{}, 7, plan_key::request_id};
+  std::map<action, int> counts;
+  constexpr int n = 50000;
+  for (int i = 0; i < n; ++i) {
+    ++counts[keyed.next("r" + std::to_string(i)).what];
+  }
+  EXPECT_NEAR(counts[action::ok] / double{n}, 0.84, 0.01);
+  EXPECT_NEAR(counts[action::hang] / double{n}, 0.01, 0.003);
+}
+
+TEST(SimOptions, PlanByFlagAndEnvironment) {
+  auto parse = [](std::vector<std::string_view> args, std::optional<std::string> env_value) {
+    return parse_options(args, [env_value](std::string_view name) -> std::optional<std::string> {
+      return name == "SIM_PLAN_BY" ? env_value : std::nullopt;
+    });
+  };
+  EXPECT_EQ(parse({}, std::nullopt).opts.key, plan_key::arrival);
+  EXPECT_EQ(parse({"--plan-by", "request-id"}, std::nullopt).opts.key, plan_key::request_id);
+  EXPECT_EQ(parse({}, "request-id").opts.key, plan_key::request_id);
+  EXPECT_EQ(parse({"--plan-by", "arrival"}, "request-id").opts.key, plan_key::arrival);
+  const auto bad = parse({"--plan-by", "random"}, std::nullopt);
+  EXPECT_EQ(bad.what, options_outcome::action::error);
+  EXPECT_NE(bad.message.find("--plan-by"), std::string::npos) << bad.message;
 }
 
 }  // namespace
