@@ -364,19 +364,31 @@ http {{
         rate = 100 if self.smoke else 400
         timeouts = [300, 500, 1000, 1500]
         rows = []
+        # Each request carries an id, which smart-api passes on to every
+        # attempt; the simulator draws each attempt's plan from the id, so the
+        # model can replay the very same draws (model.replay). A fresh seed
+        # per run: no two runs measure the same sample.
+        seed = int.from_bytes(os.urandom(4), "little")
         for hedges in (2, 0):
-            sim, sim_port = self.sim(["--seed", "7"], threads=1)
+            sim, sim_port = self.sim(["--seed", str(seed), "--plan-by", "request-id"], threads=1)
             api, api_port = self.api(sim_port, ["--threads", "2", "--hedge-count", str(hedges)])
             for t in timeouts:
                 before = http_get(f"http://127.0.0.1:{api_port}/metrics")
+                per_request = os.path.join(self.work, f"hedging-{hedges}-{t}.txt")
                 m = loadgen(self.build, ["rate", "--url",
                                          f"http://127.0.0.1:{api_port}/api/smart?timeout={t}",
                                          "--rate", str(rate), "--duration", str(seconds),
-                                         "--warmup", "0", "--connections", "2048"])
+                                         "--warmup", "0", "--connections", "2048",
+                                         "--ids", f"h{hedges}-t{t}",
+                                         "--requests-out", per_request])
                 after = http_get(f"http://127.0.0.1:{api_port}/metrics")
                 attempts = (metric(after, "smart_upstream_attempts_total")
                             - metric(before, "smart_upstream_attempts_total"))
                 requests = m["requests"]
+                with open(per_request) as f:
+                    measured = [(rid, int(status), float(us) / 1000)
+                                for rid, status, us in (line.split() for line in f)]
+                paired = model.replay(measured, seed, t, hedges=hedges)
                 ideal = model.simulate(t, hedges=hedges, n=20000 if self.smoke else 400000)
                 rows.append({
                     "hedges": hedges,
@@ -389,13 +401,14 @@ http {{
                     "p999_ms": m["latency_us"]["p999"] / 1000,
                     "upstream_per_request": attempts / max(requests, 1),
                     "model": ideal,
+                    "paired": paired,
                     # What chance alone allows at this many requests.
                     "model_spread": model.spread(t, hedges=hedges, n=max(requests, 1),
                                                  reps=20 if self.smoke else 200),
                 })
             self.procs.stop(api)
             self.procs.stop(sim)
-        self.results["hedging"] = {"rate": rate, "seconds": seconds, "rows": rows}
+        self.results["hedging"] = {"rate": rate, "seconds": seconds, "seed": seed, "rows": rows}
 
     # 4. deadline precision ----------------------------------------------------------
     def deadline(self):

@@ -4,6 +4,9 @@
 //   smart-loadgen rate  --url URL --rate R --duration S [--warmup S] [--connections N]
 //       open loop: request i is due at start + i/R whatever happened before,
 //       and its latency counts from that due time (no coordinated omission)
+//       --ids PREFIX: request i carries X-Request-Id PREFIX-i
+//       --requests-out FILE: one line per measured request: id, status,
+//       latency in microseconds
 //   smart-loadgen burst --url URL --concurrency N [--connections N] [--warm]
 //       N requests at once, each timed from its own start; --warm first sends
 //       an uncounted burst so that the measured one finds open connections
@@ -26,6 +29,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -51,12 +55,15 @@ struct options {
   bool warm = false;
   double abandon = 0;  // share of requests the client gives up on
   double abandon_after_ms = 50;
+  std::string ids;           // X-Request-Id prefix; empty: no ids
+  std::string requests_out;  // per-request lines go here
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "smart-loadgen: " << why
             << "\nusage: smart-loadgen rate|burst|hold --url URL [--rate R] [--duration S]"
-               " [--warmup S] [--concurrency N] [--connections N] [--samples] [--warm]\n";
+               " [--warmup S] [--concurrency N] [--connections N] [--samples] [--warm]"
+               " [--ids PREFIX] [--requests-out FILE]\n";
   std::exit(2);
 }
 
@@ -94,6 +101,10 @@ options parse(int argc, char* argv[]) {
       o.abandon = std::stod(value());
     } else if (arg == "--abandon-after") {
       o.abandon_after_ms = std::stod(value());
+    } else if (arg == "--ids") {
+      o.ids = value();
+    } else if (arg == "--requests-out") {
+      o.requests_out = value();
     } else {
       usage("unknown option " + arg);
     }
@@ -111,10 +122,15 @@ struct results {
   std::map<unsigned, long> status;  // 0: no HTTP answer
   std::vector<double> latency_us;
   double elapsed_s = 0;
+  std::ostringstream lines;  // per request, with --requests-out
 
-  void record(const upstream::attempt_result& r, duration d) {
+  void record(const upstream::attempt_result& r, duration d, std::string_view id = {}) {
     ++status[r.status];
-    latency_us.push_back(std::chrono::duration<double, std::micro>(d).count());
+    const double us = std::chrono::duration<double, std::micro>(d).count();
+    latency_us.push_back(us);
+    if (!id.empty()) {
+      lines << id << ' ' << r.status << ' ' << us << '\n';
+    }
   }
 };
 
@@ -153,11 +169,11 @@ void print(const options& o, results& r) {
   std::cout << out.str();
 }
 
-net::awaitable<void> one(upstream::client& c, time_point due, results* r) {
+net::awaitable<void> one(upstream::client& c, time_point due, results* r, std::string id) {
   stop_signal never;  // the load generator waits for every answer
-  auto res = co_await c.fetch(never);
+  auto res = co_await c.fetch(never, id);
   if (r != nullptr) {
-    r->record(res, clock::now() - due);
+    r->record(res, clock::now() - due, id);
   }
 }
 
@@ -216,7 +232,8 @@ net::awaitable<void> run_rate(net::io_context& ioc, upstream::client& c, const o
                               sink),
                     net::detached);
     } else {
-      net::co_spawn(ioc, one(c, due, sink), net::detached);
+      std::string id = o.ids.empty() ? std::string{} : o.ids + "-" + std::to_string(i);
+      net::co_spawn(ioc, one(c, due, sink, std::move(id)), net::detached);
     }
   }
   r.elapsed_s = o.duration;
@@ -334,5 +351,13 @@ int main(int argc, char* argv[]) {
     r.elapsed_s = std::chrono::duration<double>(clock::now() - start).count();
   }
   print(o, r);
+  if (!o.requests_out.empty()) {
+    std::ofstream file{o.requests_out};
+    file << r.lines.str();
+    if (!file) {
+      std::cerr << "smart-loadgen: cannot write " << o.requests_out << "\n";
+      return 1;
+    }
+  }
   return 0;
 }

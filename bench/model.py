@@ -7,6 +7,12 @@ mix), and the policy of the specification decides when attempts start and
 when the answer is known. The result is what a perfect implementation would
 achieve on that upstream: the bar the service is measured against.
 
+The same policy can also be replayed on the very draws that upstream-sim made
+for a measured run (`upstream-sim --plan-by request-id`: each request's plan
+follows from its X-Request-Id): then the model and the measurement share
+every latency and failure, and their difference is the implementation's
+overhead alone, free of sampling noise.
+
     bench/model.py --timeout 1500 [--hedges 2] [--delay 300] [-n 200000]
 """
 
@@ -37,15 +43,68 @@ def draw(rng, latency=(100.0, 600.0), mix=None):
     return True, float(ms)
 
 
-def one_request(rng, timeout, hedges, delay, **kw):
-    """(status, response time in ms, attempts started) for one request."""
-    ok1, t1 = draw(rng, **kw)
+MASK = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+
+
+def mix64(z):
+    """splitmix64's finaliser, as in src/sim/behaviour.cpp."""
+    z = (z + GOLDEN) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def unit(bits):
+    return (bits >> 11) * 2.0 ** -53  # exact, as in C++
+
+
+def id_key(request_id, k):
+    """The number upstream-sim draws for the k-th request carrying this id."""
+    h = 0xCBF29CE484222325  # FNV-1a, 64 bits
+    for byte in request_id.encode():
+        h = ((h ^ byte) * 0x100000001B3) & MASK
+    return (h + k * GOLDEN) & MASK
+
+
+def sim_draw(seed, n, latency=(100.0, 600.0), mix=None):
+    """What upstream-sim does with draw number n: the same arithmetic, bit
+    for bit (uniform latency), returned like draw()."""
+    mix = DEFAULT_MIX if mix is None else mix
+    r1 = mix64(seed ^ mix64(n))
+    r2 = mix64(r1)
+    exact = latency[0] + unit(r2) * (latency[1] - latency[0])
+    whole = math.floor(exact)
+    ms = whole + (1 if exact - whole >= 0.5 else 0)  # llround: halves away from zero
+    pick = unit(r1) * 100.0
+    for kind in ("500", "429", "invalid", "hang", "reset"):
+        share = mix.get(kind, 0.0)
+        if pick < share:
+            if kind == "429":
+                return False, 0.0
+            if kind == "hang":
+                return False, INF
+            return False, float(ms)
+        pick -= share
+    return True, float(ms)
+
+
+def one_request(rng, timeout, hedges, delay, attempt=None, **kw):
+    """(status, response time in ms, attempts started) for one request.
+
+    Attempt i (0-based, in start order) does what attempt(i) says; by default
+    an independent draw from rng.
+    """
+    if attempt is None:
+        def attempt(_):
+            return draw(rng, **kw)
+    ok1, t1 = attempt(0)
     attempts = [(0.0, ok1, t1)]  # (start, ok, duration)
     if not (ok1 and t1 < delay):
         hedge_at = t1 if (not ok1 and t1 < delay) else float(delay)
         if hedges > 0 and hedge_at < timeout:
-            for _ in range(hedges):
-                ok, t = draw(rng, **kw)
+            for i in range(hedges):
+                ok, t = attempt(1 + i)
                 attempts.append((hedge_at, ok, t))
     successes = [start + t for start, ok, t in attempts if ok]
     first = min(successes) if successes else INF
@@ -81,6 +140,44 @@ def simulate(timeout, hedges=2, delay=300, n=200000, seed=1, **kw):
         "p99_ms": percentile(times, 0.99),
         "p999_ms": percentile(times, 0.999),
         "upstream_per_request": started / n,
+    }
+
+
+def replay(requests, seed, timeout, hedges=2, delay=300):
+    """The model on the draws upstream-sim made for a measured run.
+
+    requests: (request id, status, latency in ms) as measured, each id sent
+    to the sim by every attempt of its request. The hedges start together, so
+    which of them the sim saw first makes no difference. Returns the model's
+    figures over the same requests, and the per-request difference, measured
+    minus model, for the requests whose status agrees.
+    """
+    times, statuses, started, diffs, disagree = [], {}, 0, [], 0
+    for request_id, status, measured_ms in requests:
+        st, t, a = one_request(None, timeout, hedges, delay,
+                               attempt=lambda i, rid=request_id: sim_draw(seed, id_key(rid, i)))
+        times.append(t)
+        statuses[st] = statuses.get(st, 0) + 1
+        started += a
+        if st == status:
+            diffs.append(measured_ms - t)
+        else:
+            disagree += 1
+    n = max(len(requests), 1)
+    times.sort()
+    diffs.sort()
+    return {
+        "requests": len(requests),
+        "success_ratio": statuses.get(200, 0) / n,
+        "status": statuses,
+        "p50_ms": percentile(times, 0.5),
+        "p99_ms": percentile(times, 0.99),
+        "p999_ms": percentile(times, 0.999),
+        "upstream_per_request": started / n,
+        "status_disagrees": disagree,
+        "overhead_ms": {"p50": percentile(diffs, 0.5), "p99": percentile(diffs, 0.99),
+                        "min": diffs[0] if diffs else 0.0,
+                        "max": diffs[-1] if diffs else 0.0},
     }
 
 
