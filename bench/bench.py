@@ -202,15 +202,15 @@ class Bench:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         return p, port
 
-    def nginx(self, upstream_port, core=0):
+    def nginx(self, upstream_port, core=0, name="nginx"):
         port = free_port()
-        conf = os.path.join(self.work, "nginx.conf")
+        conf = os.path.join(self.work, f"{name}.conf")
         with open(conf, "w") as f:
             f.write(f"""worker_processes 1;
 worker_cpu_affinity {1 << core:b};
 daemon off;
-pid {self.work}/nginx.pid;
-error_log {self.work}/nginx-error.log warn;
+pid {self.work}/{name}.pid;
+error_log {self.work}/{name}-error.log warn;
 events {{ worker_connections 16384; }}
 http {{
   access_log off;
@@ -225,7 +225,7 @@ http {{
   }}
 }}
 """)
-        p = self.procs.start("nginx", ["nginx", "-c", conf, "-p", self.work])
+        p = self.procs.start(name, ["nginx", "-c", conf, "-p", self.work])
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -315,14 +315,27 @@ http {{
         polling, polling_port = self.api(
             sim_port, ["--threads", "1", "--busy-poll-us", str(spin_us)], core=0)
         ng, ng_port = self.nginx(sim_port, core=0)
+        # The same proxies sharing core 1 with the upstream and the load
+        # generator: no core sleeps while another works, so no wake-up
+        # crosses cores.
+        api1, api1_port = self.api(sim_port, ["--threads", "1"], core=1)
+        ng1, ng1_port = self.nginx(sim_port, core=1, name="nginx-core1")
         common = ["--rate", str(rate), "--duration", str(seconds), "--warmup", "1",
                   "--connections", "256"]
         targets = [("direct", f"http://127.0.0.1:{sim_port}/api/work"),
                    ("smart-api", f"http://127.0.0.1:{api_port}/api/smart"),
                    ("smart-api-busy-poll", f"http://127.0.0.1:{polling_port}/api/smart"),
-                   ("nginx", f"http://127.0.0.1:{ng_port}/api/smart")]
+                   ("nginx", f"http://127.0.0.1:{ng_port}/api/smart"),
+                   ("smart-api-one-core", f"http://127.0.0.1:{api1_port}/api/smart"),
+                   ("nginx-one-core", f"http://127.0.0.1:{ng1_port}/api/smart")]
         pids = {"smart-api": api.pid, "smart-api-busy-poll": polling.pid,
-                "nginx": nginx_worker(ng.pid)}
+                "nginx": nginx_worker(ng.pid), "smart-api-one-core": api1.pid,
+                "nginx-one-core": nginx_worker(ng1.pid)}
+        # What the machine alone costs: a thread asleep in epoll_wait() woken
+        # from core 1, on core 0 and on core 1, at the same rate.
+        probes = {"cross-core": ["--from", "1", "--to", "0"],
+                  "same-core": ["--from", "1", "--to", "1"]}
+        wakeups = {name: [] for name in probes}
         quantiles = ("p50", "p99", "p999")
         per_round = {name: [] for name, _ in targets}
         cpu = {name: 0.0 for name in pids}
@@ -337,8 +350,17 @@ http {{
                 if name in pids:
                     cpu[name] += cpu_seconds(pids[name]) - before
                     wall[name] += time.monotonic() - started
+            for name, args in probes.items():
+                out = subprocess.run(
+                    [os.path.join(self.build, "bench", "smart-wakeup"), "--rate", str(rate),
+                     "--duration", str(seconds)] + args,
+                    capture_output=True, text=True, check=True).stdout
+                wakeups[name].append(json.loads(out)["wakeup_us"])
         result = {"rate": rate, "seconds": seconds, "rounds": rounds, "busy_poll_us": spin_us,
-                  "per_round": per_round}
+                  "per_round": per_round,
+                  "wakeup_us": {name: {q: statistics.median(r[q] for r in runs)
+                                       for q in quantiles}
+                                for name, runs in wakeups.items()}}
         for name, _ in targets:
             result[name] = {"latency_us": {
                 q: statistics.median(r["latency_us"][q] for r in per_round[name])
@@ -352,10 +374,8 @@ http {{
                     mine["latency_us"][q] - direct["latency_us"][q]
                     for mine, direct in zip(per_round[name], per_round["direct"]))
                 for q in quantiles}
-        self.procs.stop(ng)
-        self.procs.stop(polling)
-        self.procs.stop(api)
-        self.procs.stop(sim)
+        for proc in (ng1, api1, ng, polling, api, sim):
+            self.procs.stop(proc)
         self.results["latency"] = result
 
     # 3. hedging on the realistic upstream -------------------------------------------

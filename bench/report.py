@@ -227,7 +227,8 @@ def write(r, out):
             "",
             f"Open loop: `smart-loadgen rate` sends {la['rate']} requests/s "
             "whatever the answers do, and counts each latency from the request's due time. "
-            "Proxies on core 0, the upstream and the load generator on core 1. "
+            "Proxies on core 0, the upstream and the load generator on core 1 (as for "
+            "throughput); in the last two rows, everything on core 1. "
             + (f"{la['rounds']} rounds of {la['seconds']} s per path, the paths interleaved; "
                "each figure is the median over the rounds, and each added figure the median "
                "of the rounds' differences from the upstream directly in the same round."
@@ -242,8 +243,10 @@ def write(r, out):
         labels = {"smart-api": "via smart-api",
                   "smart-api-busy-poll": f"via smart-api `--busy-poll-us "
                                          f"{la.get('busy_poll_us', '')}`",
-                  "nginx": "via nginx"}
-        for name in ("smart-api", "smart-api-busy-poll", "nginx"):
+                  "nginx": "via nginx",
+                  "smart-api-one-core": "via smart-api, all on one core",
+                  "nginx-one-core": "via nginx, all on one core"}
+        for name in labels:
             if name not in la:
                 continue
             lat, add = la[name]["latency_us"], la[name + "_added_us"]
@@ -253,7 +256,36 @@ def write(r, out):
                          f"{fmt(add['p999'])} µs | "
                          + (f"{core:.0f} % |" if core is not None else "|"))
         lines += [""]
-        if "smart-api-busy-poll" in la:
+        wake = la.get("wakeup_us")
+        if wake:
+            cross, same = wake["cross-core"], wake["same-core"]
+            lines += [
+                "What the machine itself costs (`smart-wakeup`, same rate, median over the "
+                "rounds): a thread asleep in `epoll_wait()` woken through a pipe from core 1.",
+                "",
+                "| woken on | p50 | p99 | p99.9 |",
+                "|---|---:|---:|---:|",
+                f"| core 0 (another core) | {fmt(cross['p50'])} µs | {fmt(cross['p99'])} µs | "
+                f"{fmt(cross['p999'])} µs |",
+                f"| core 1 (the sender's) | {fmt(same['p50'])} µs | {fmt(same['p99'])} µs | "
+                f"{fmt(same['p999'])} µs |",
+                "",
+                "With the proxy on its own core, a proxied request wakes a sleeping core four "
+                "times (the proxy for the request, the upstream, the proxy for the answer, the "
+                "load generator), where the direct request wakes only threads on the sender's "
+                "core. On this virtual machine a wake-up across cores costs "
+                f"{fmt(cross['p50'])} µs at the median and {fmt(cross['p99'])} µs at the p99 "
+                "(the host has to run the sleeping virtual CPU again). Four of them, less the "
+                "direct path's two local ones, come to about "
+                f"{fmt(4 * cross['p50'] - 2 * same['p50'])} µs at the median: about what "
+                "either proxy adds in that layout, and their tails add up the same way. On one "
+                "core the wake-ups stay local, and what remains is each proxy's own work. "
+                "With `--busy-poll-us` the service keeps polling after its last event instead "
+                "of sleeping: its own two wake-ups go, and so does its idle time (last column: "
+                "the share of its core each proxy used).",
+                "",
+            ]
+        elif "smart-api-busy-poll" in la:
             lines += [
                 "Most of the added latency is two wake-ups of the proxy's idle core (one for the "
                 "request, one for the upstream's answer), tens of microseconds each on this "

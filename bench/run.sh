@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh --tools
 cmake --preset release >/dev/null
-cmake --build --preset release --target smart-api upstream-sim smart-loadgen
+cmake --build --preset release --target smart-api upstream-sim smart-loadgen smart-wakeup
 
 args=("$@")
 if [[ " $* " == *" --smoke "* && " $* " != *" --out "* ]]; then
