@@ -58,6 +58,30 @@ struct socket_access : tcp::socket {
   }
 };
 
+// The reactor that serves a registered socket, from the socket's own
+// registration: one load, where use_service() is a locked search of the
+// context's services by type name on every read. The registration's pointer
+// to its reactor is private, so it is reached the way the language allows for
+// private members, through an explicit instantiation.
+struct registration_reactor {
+  using type = ad::reactor* ad::reactor::descriptor_state::*;
+  friend type member(registration_reactor);
+};
+template <typename Tag, typename Tag::type Member>
+struct expose_member {
+  friend typename Tag::type member(Tag) { return Member; }
+};
+template struct expose_member<registration_reactor, &ad::reactor::descriptor_state::reactor_>;
+
+inline ad::reactor& reactor_of(tcp::socket& socket) {
+  auto* registration = socket_access::implementation(socket).reactor_data_;
+  if (registration != nullptr) {
+    return *(registration->*member(registration_reactor{}));
+  }
+  // Not open: no registration (the read then fails with bad_descriptor).
+  return net::use_service<ad::reactor>(net::query(socket.get_executor(), net::execution::context));
+}
+
 template <typename Handler, typename IoExecutor>
 class read_op : public ad::reactor_op {
  public:
@@ -140,8 +164,7 @@ struct initiate_read {
     using executor_type = tcp::socket::executor_type;
     using op = read_op<handler_type, executor_type>;
     auto& impl = socket_access::implementation(*socket);
-    auto& reactor =
-        net::use_service<ad::reactor>(net::query(socket->get_executor(), net::execution::context));
+    auto& reactor = reactor_of(*socket);
     const bool is_continuation = boost_asio_handler_cont_helpers::is_continuation(handler);
 
     typename op::ptr p = {std::addressof(handler), op::ptr::allocate(handler), nullptr};

@@ -155,6 +155,16 @@ TEST_F(TrackedRead, AnEmptyBufferCompletesAtOnce) {
 
 // Request and answer over many connections, with two threads running the
 // reactor: every wait must end with its data.
+TEST_F(TrackedRead, AReadOnAClosedSocketFailsAtOnce) {
+  // A closed socket has no reactor registration to find its reactor through.
+  error_code ignored;
+  socket.close(ignored);
+  for (const bool reply : {true, false}) {
+    const auto r = read(reply, 16);
+    EXPECT_EQ(r.ec, net::error::bad_descriptor) << r.ec.message();
+  }
+}
+
 TEST(TrackedReadThreads, ManyConnectionsOnTwoThreadsMissNothing) {
   constexpr int connections = 32;
   constexpr int rounds = 300;
