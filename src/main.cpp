@@ -1,4 +1,4 @@
-// smart-api: configuration -> logging -> service -> signals -> wait.
+// smart-api: configuration -> logging -> service -> signals -> start -> wait.
 
 #include "smart/config.hpp"
 #include "smart/logging.hpp"
@@ -43,8 +43,12 @@ int main(int argc, char* argv[]) {
   int status = 0;
   try {
     smart::service svc{cfg};
-    svc.start();
+    // Signals first: one that comes as soon as the port is open (a quick
+    // `docker stop`, a script that waits for the port) must find the
+    // graceful shutdown in place, not the default action or, for a
+    // background job's ignored SIGINT, nothing at all.
     svc.shutdown_on_signals();
+    svc.start();
     spdlog::info("smart-api listening on {}:{}; {} open_files_limit={}", cfg.host, svc.port(),
                  smart::describe(cfg), open_files);
     svc.wait();

@@ -29,6 +29,8 @@ class service {
   [[nodiscard]] std::uint16_t port() const;
 
   // SIGINT/SIGTERM start a graceful shutdown; a second signal exits at once.
+  // Call it before start(), so that no signal finds the port open and the
+  // handlers not yet installed.
   void shutdown_on_signals();
 
   // Graceful shutdown (spec §5); any thread, returns at once.
