@@ -58,29 +58,10 @@ struct socket_access : tcp::socket {
   }
 };
 
-// The reactor that serves a registered socket, from the socket's own
-// registration: one load, where use_service() is a locked search of the
-// context's services by type name on every read. The registration's pointer
-// to its reactor is private, so it is reached the way the language allows for
-// private members, through an explicit instantiation.
-struct registration_reactor {
-  using type = ad::reactor* ad::reactor::descriptor_state::*;
-  friend type member(registration_reactor);
-};
-template <typename Tag, typename Tag::type Member>
-struct expose_member {
-  friend typename Tag::type member(Tag) { return Member; }
-};
-template struct expose_member<registration_reactor, &ad::reactor::descriptor_state::reactor_>;
-
-inline ad::reactor& reactor_of(tcp::socket& socket) {
-  auto* registration = socket_access::implementation(socket).reactor_data_;
-  if (registration != nullptr) {
-    return *(registration->*member(registration_reactor{}));
-  }
-  // Not open: no registration (the read then fails with bad_descriptor).
-  return net::use_service<ad::reactor>(net::query(socket.get_executor(), net::execution::context));
-}
+// The reactor that serves the socket: found through the socket's own
+// registration with it (one load) rather than use_service(), a locked search
+// of the context's services by type name on every read. In tracked_read.cpp.
+ad::reactor& reactor_of(tcp::socket& socket);
 
 template <typename Handler, typename IoExecutor>
 class read_op : public ad::reactor_op {

@@ -153,8 +153,6 @@ TEST_F(TrackedRead, AnEmptyBufferCompletesAtOnce) {
   EXPECT_TRUE(r.data.empty());
 }
 
-// Request and answer over many connections, with two threads running the
-// reactor: every wait must end with its data.
 TEST_F(TrackedRead, AReadOnAClosedSocketFailsAtOnce) {
   // A closed socket has no reactor registration to find its reactor through.
   error_code ignored;
@@ -165,6 +163,8 @@ TEST_F(TrackedRead, AReadOnAClosedSocketFailsAtOnce) {
   }
 }
 
+// Request and answer over many connections, with two threads running the
+// reactor: every wait must end with its data.
 TEST(TrackedReadThreads, ManyConnectionsOnTwoThreadsMissNothing) {
   constexpr int connections = 32;
   constexpr int rounds = 300;
