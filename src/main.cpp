@@ -43,10 +43,11 @@ int main(int argc, char* argv[]) {
   int status = 0;
   try {
     smart::service svc{cfg};
-    // Signals first: one that comes as soon as the port is open (a quick
-    // `docker stop`, a script that waits for the port) must find the
-    // graceful shutdown in place, not the default action or, for a
-    // background job's ignored SIGINT, nothing at all.
+    // Asked for before start(), which installs the handlers before the port
+    // opens: a signal that comes as soon as the port is open (a quick
+    // `docker stop`, a script that waits for the port) finds the graceful
+    // shutdown in place, not the default action or, for a background job's
+    // ignored SIGINT, nothing at all.
     svc.shutdown_on_signals();
     svc.start();
     spdlog::info("smart-api listening on {}:{}; {} open_files_limit={}", cfg.host, svc.port(),

@@ -79,6 +79,8 @@ struct service::impl {
   hedge::hedge_tuning tuning;
   edge::server edge;
   net::signal_set signals;
+  bool handle_signals = false;  // shutdown_on_signals() was called
+  bool resolved = false;        // start() is past the upstream's first resolution
   std::vector<std::thread> threads;
 };
 
@@ -102,7 +104,14 @@ void service::start() {
       i.signals.clear(ignored);
     });
   });
+  // The first resolution may block for seconds: until it is done, a signal
+  // keeps its default action (and ends the process at once). From here on,
+  // before the port opens, it starts the graceful shutdown.
   i.upstream.start();
+  i.resolved = true;
+  if (i.handle_signals) {
+    install_signal_handlers();
+  }
   i.edge.start();
   i.threads.reserve(static_cast<std::size_t>(i.cfg.threads));
   for (int n = 0; n < i.cfg.threads; ++n) {
@@ -115,6 +124,13 @@ std::uint16_t service::port() const {
 }
 
 void service::shutdown_on_signals() {
+  impl_->handle_signals = true;
+  if (impl_->resolved) {
+    install_signal_handlers();
+  }
+}
+
+void service::install_signal_handlers() {
   auto& i = *impl_;
   i.signals.add(SIGINT);
   i.signals.add(SIGTERM);

@@ -29,8 +29,9 @@ class service {
   [[nodiscard]] std::uint16_t port() const;
 
   // SIGINT/SIGTERM start a graceful shutdown; a second signal exits at once.
-  // Call it before start(), so that no signal finds the port open and the
-  // handlers not yet installed.
+  // Called before start(), it takes effect as start() opens the port (after
+  // the upstream's first name resolution, during which a signal still ends
+  // the process at once), so that no request is ever accepted without it.
   void shutdown_on_signals();
 
   // Graceful shutdown (spec §5); any thread, returns at once.
@@ -45,6 +46,8 @@ class service {
   [[nodiscard]] std::size_t idle_upstream_connections() const;
 
  private:
+  void install_signal_handlers();
+
   struct impl;
   std::unique_ptr<impl> impl_;
 };
