@@ -389,6 +389,7 @@ http {{
         # model can replay the very same draws (model.replay). A fresh seed
         # per run: no two runs measure the same sample.
         seed = int.from_bytes(os.urandom(4), "little")
+        model.check_replica()
         for hedges in (2, 0):
             sim, sim_port = self.sim(["--seed", str(seed), "--plan-by", "request-id"], threads=1)
             api, api_port = self.api(sim_port, ["--threads", "2", "--hedge-count", str(hedges)])

@@ -31,6 +31,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -109,6 +110,13 @@ options parse(int argc, char* argv[]) {
       usage("unknown option " + arg);
     }
   }
+  // The ids must pass as the request's own (edge/request_id.hpp), or the
+  // service would put its own in their place.
+  if (o.ids.size() > 100 ||
+      o.ids.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "0123456789._:-") != std::string::npos) {
+    usage("--ids: up to 100 characters of A-Z a-z 0-9 . _ : -");
+  }
   if (o.url.empty() || !upstream::parse_url(o.url)) {
     usage("--url must be an http:// URL");
   }
@@ -129,7 +137,7 @@ struct results {
     const double us = std::chrono::duration<double, std::micro>(d).count();
     latency_us.push_back(us);
     if (!id.empty()) {
-      lines << id << ' ' << r.status << ' ' << us << '\n';
+      lines << id << ' ' << r.status << ' ' << std::fixed << std::setprecision(1) << us << '\n';
     }
   }
 };

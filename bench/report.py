@@ -228,7 +228,9 @@ def write(r, out):
             f"Open loop: `smart-loadgen rate` sends {la['rate']} requests/s "
             "whatever the answers do, and counts each latency from the request's due time. "
             "Proxies on core 0, the upstream and the load generator on core 1 (as for "
-            "throughput); in the last two rows, everything on core 1. "
+            "throughput)"
+            + ("; in the last two rows, everything on core 1. " if "smart-api-one-core" in la
+               else ". ")
             + (f"{la['rounds']} rounds of {la['seconds']} s per path, the paths interleaved; "
                "each figure is the median over the rounds, and each added figure the median "
                "of the rounds' differences from the upstream directly in the same round."

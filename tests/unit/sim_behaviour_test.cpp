@@ -102,7 +102,7 @@ TEST(SimPlan, IdKeyIsFnv1aPlusAMultipleOfTheGoldenRatio) {
   EXPECT_EQ(id_key("a", 0), 0xaf63dc4c8601ec8cULL);
   EXPECT_EQ(id_key("a", 2), 0xaf63dc4c8601ec8cULL + 2 * 0x9e3779b97f4a7c15ULL);
   const behaviour b{latency_model{}, failure_mix{}, 7};
-  // A fixed point of the whole draw, also checked by bench/model.py.
+  // A fixed point of the whole draw, also checked by bench/model.py (REPLICA_CHECK).
   const auto p = b.plan_for(id_key("bench-1", 0));
   EXPECT_EQ(p.what, action::invalid_json);
   EXPECT_EQ(p.delay.count(), 144);
