@@ -1,7 +1,8 @@
 #pragma once
 // What the simulated upstream does with each request: how long it "works"
-// and how it answers. Pure and deterministic: request number k of a run with
-// seed s always gets the same plan.
+// and how it answers. Pure and deterministic: with seed s, request number k
+// of a run (or, keyed by request id, the k-th request carrying a given id)
+// always gets the same plan.
 
 #include <atomic>
 #include <chrono>
