@@ -676,9 +676,26 @@ def machine():
         "compiler": first(["c++", "--version"]).splitlines()[0],
         "nginx": first(["nginx", "-v"]),
         "wrk": first(["wrk", "--version"]).splitlines()[0] if first(["wrk", "--version"]) else "",
-        # "-dirty": the working tree differed from the commit (the bench itself, say).
-        "revision": first(["git", "-C", REPO, "describe", "--always", "--dirty", "--abbrev=12"]),
+        "revision": revision(),
     }
+
+
+def revision():
+    """The commit measured; "-dirty" when the working tree differed from it
+    outside report/ (which holds this program's own output)."""
+    def git(*args):
+        try:
+            out = subprocess.run(["git", "-C", REPO] + list(args), capture_output=True,
+                                 text=True)
+        except OSError:
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "--short=12", "HEAD")
+    if not commit:
+        return "unknown"
+    changed = git("status", "--porcelain", "--", ".", ":(exclude)report")
+    return commit + ("-dirty" if changed else "")
 
 
 def main():
