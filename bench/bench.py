@@ -448,6 +448,12 @@ http {{
                                      "--connections", str(burst), "--warm", "--samples"])
         self.procs.stop(api)
         self.procs.stop(sim)
+        # For scale: how late the machine alone wakes a sleeping thread, at the
+        # same rate and for as long, with nothing else running.
+        machine = json.loads(subprocess.run(
+            [os.path.join(self.build, "bench", "smart-wakeup"), "--rate", str(rate),
+             "--duration", str(seconds), "--from", "1", "--to", "0"],
+            capture_output=True, text=True, check=True).stdout)["wakeup_us"]
 
         def lateness(m):
             late = sorted(x / 1000 - timeout for x in m["samples_us"])
@@ -464,6 +470,7 @@ http {{
             "late_ms": steady_summary,
             "samples_late_ms": steady_late,
             "burst": {"concurrent": burst, "status": worst["status"], "late_ms": worst_summary},
+            "machine_wakeup_us": machine,
         }
 
     # 5. memory and scale ---------------------------------------------------------------
