@@ -169,6 +169,14 @@ def loadgen(build, args, core=None):
     return json.loads(out)
 
 
+def wakeup(build, rate, seconds, from_core, to_core):
+    """smart-wakeup's percentiles (µs): how late the machine wakes a sleeping thread."""
+    cmd = [os.path.join(build, "bench", "smart-wakeup"), "--rate", str(rate), "--duration",
+           str(seconds), "--from", str(from_core), "--to", str(to_core)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["wakeup_us"]
+
+
 # --- measurements ----------------------------------------------------------------
 
 
@@ -333,8 +341,7 @@ http {{
                 "nginx-one-core": nginx_worker(ng1.pid)}
         # What the machine alone costs: a thread asleep in epoll_wait() woken
         # from core 1, on core 0 and on core 1, at the same rate.
-        probes = {"cross-core": ["--from", "1", "--to", "0"],
-                  "same-core": ["--from", "1", "--to", "1"]}
+        probes = {"cross-core": (1, 0), "same-core": (1, 1)}
         wakeups = {name: [] for name in probes}
         quantiles = ("p50", "p99", "p999")
         per_round = {name: [] for name, _ in targets}
@@ -350,12 +357,8 @@ http {{
                 if name in pids:
                     cpu[name] += cpu_seconds(pids[name]) - before
                     wall[name] += time.monotonic() - started
-            for name, args in probes.items():
-                out = subprocess.run(
-                    [os.path.join(self.build, "bench", "smart-wakeup"), "--rate", str(rate),
-                     "--duration", str(seconds)] + args,
-                    capture_output=True, text=True, check=True).stdout
-                wakeups[name].append(json.loads(out)["wakeup_us"])
+            for name, (from_core, to_core) in probes.items():
+                wakeups[name].append(wakeup(self.build, rate, seconds, from_core, to_core))
         result = {"rate": rate, "seconds": seconds, "rounds": rounds, "busy_poll_us": spin_us,
                   "per_round": per_round,
                   "wakeup_us": {name: {q: statistics.median(r[q] for r in runs)
@@ -450,10 +453,7 @@ http {{
         self.procs.stop(sim)
         # For scale: how late the machine alone wakes a sleeping thread, at the
         # same rate and for as long, with nothing else running.
-        machine = json.loads(subprocess.run(
-            [os.path.join(self.build, "bench", "smart-wakeup"), "--rate", str(rate),
-             "--duration", str(seconds), "--from", "1", "--to", "0"],
-            capture_output=True, text=True, check=True).stdout)["wakeup_us"]
+        machine = wakeup(self.build, rate, seconds, 1, 0)
 
         def lateness(m):
             late = sorted(x / 1000 - timeout for x in m["samples_us"])

@@ -139,24 +139,27 @@ def percentile(sorted_values, q):
     return sorted_values[min(rank, len(sorted_values) - 1)]
 
 
-def simulate(timeout, hedges=2, delay=300, n=200000, seed=1, **kw):
-    rng = random.Random(seed)
-    times, statuses, started = [], {}, 0
-    for _ in range(n):
-        status, t, a = one_request(rng, timeout, hedges, delay, **kw)
-        times.append(t)
+def summary(outcomes):
+    """Figures over (status, response time in ms, attempts started) tuples."""
+    n = max(len(outcomes), 1)
+    times = sorted(t for _, t, _ in outcomes)
+    statuses = {}
+    for status, _, _ in outcomes:
         statuses[status] = statuses.get(status, 0) + 1
-        started += a
-    times.sort()
     return {
-        "requests": n,
+        "requests": len(outcomes),
         "success_ratio": statuses.get(200, 0) / n,
         "status": statuses,
         "p50_ms": percentile(times, 0.5),
         "p99_ms": percentile(times, 0.99),
         "p999_ms": percentile(times, 0.999),
-        "upstream_per_request": started / n,
+        "upstream_per_request": sum(a for _, _, a in outcomes) / n,
     }
+
+
+def simulate(timeout, hedges=2, delay=300, n=200000, seed=1, **kw):
+    rng = random.Random(seed)
+    return summary([one_request(rng, timeout, hedges, delay, **kw) for _ in range(n)])
 
 
 def replay(requests, seed, timeout, hedges=2, delay=300):
@@ -168,33 +171,22 @@ def replay(requests, seed, timeout, hedges=2, delay=300):
     figures over the same requests, and the per-request difference, measured
     minus model, for the requests whose status agrees.
     """
-    times, statuses, started, diffs, disagree = [], {}, 0, [], 0
+    outcomes, diffs, disagree = [], [], 0
     for request_id, status, measured_ms in requests:
-        st, t, a = one_request(None, timeout, hedges, delay,
-                               attempt=lambda i, rid=request_id: sim_draw(seed, id_key(rid, i)))
-        times.append(t)
-        statuses[st] = statuses.get(st, 0) + 1
-        started += a
-        if st == status:
-            diffs.append(measured_ms - t)
+        outcome = one_request(None, timeout, hedges, delay,
+                              attempt=lambda i, rid=request_id: sim_draw(seed, id_key(rid, i)))
+        outcomes.append(outcome)
+        if outcome[0] == status:
+            diffs.append(measured_ms - outcome[1])
         else:
             disagree += 1
-    n = max(len(requests), 1)
-    times.sort()
     diffs.sort()
-    return {
-        "requests": len(requests),
-        "success_ratio": statuses.get(200, 0) / n,
-        "status": statuses,
-        "p50_ms": percentile(times, 0.5),
-        "p99_ms": percentile(times, 0.99),
-        "p999_ms": percentile(times, 0.999),
-        "upstream_per_request": started / n,
-        "status_disagrees": disagree,
-        "overhead_ms": {"p50": percentile(diffs, 0.5), "p99": percentile(diffs, 0.99),
-                        "min": diffs[0] if diffs else 0.0,
-                        "max": diffs[-1] if diffs else 0.0},
-    }
+    result = summary(outcomes)
+    result["status_disagrees"] = disagree
+    result["overhead_ms"] = {"p50": percentile(diffs, 0.5), "p99": percentile(diffs, 0.99),
+                             "min": diffs[0] if diffs else 0.0,
+                             "max": diffs[-1] if diffs else 0.0}
+    return result
 
 
 def spread(timeout, hedges=2, delay=300, n=20000, reps=200, seed=1000, **kw):
