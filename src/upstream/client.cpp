@@ -40,11 +40,11 @@ constexpr auto use_tuple = net::as_tuple(use_awaitable);
 // A pooled connection idle for longer than this is closed rather than reused:
 // upstreams commonly drop idle keep-alive connections after 5-60 s.
 constexpr auto idle_max_age = std::chrono::seconds{20};
-// Pooled connections idle for longer than this are probed before reuse.
-constexpr auto probe_after = std::chrono::milliseconds{500};
 constexpr auto resolve_refresh = std::chrono::seconds{30};
 constexpr auto resolve_retry = std::chrono::seconds{1};
 constexpr std::uint32_t response_header_limit = 16 * 1024;
+// Interim (1xx) responses skipped before a final one; more fail the attempt.
+constexpr int max_interim_responses = 8;
 // Bytes a single read may take: requests and answers are small, and every
 // connection keeps a buffer of this size for as long as it lives.
 constexpr std::size_t read_chunk = 1024;
@@ -81,8 +81,17 @@ class response_reader final : public http::basic_parser<false> {
                         error_code& /*ec*/) override {
     status_ = static_cast<unsigned>(code);
   }
-  void on_field_impl(http::field /*name*/, beast::string_view /*name_string*/,
-                     beast::string_view /*value*/, error_code& /*ec*/) override {}
+  void on_field_impl(http::field name, beast::string_view /*name_string*/,
+                     beast::string_view /*value*/, error_code& ec) override {
+    // Transfer-Encoding and Content-Length together may be a response split
+    // in two (RFC 9112 §6.3): Beast rejects them only when the coding is
+    // chunked; any other coding would have it trust the length.
+    transfer_encoding_ = transfer_encoding_ || name == http::field::transfer_encoding;
+    content_length_ = content_length_ || name == http::field::content_length;
+    if (transfer_encoding_ && content_length_) {
+      ec = http::error::bad_transfer_encoding;
+    }
+  }
   void on_header_impl(error_code& /*ec*/) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>& length,
                          error_code& /*ec*/) override {
@@ -106,6 +115,8 @@ class response_reader final : public http::basic_parser<false> {
 
   std::string& body_;
   unsigned status_ = 0;
+  bool transfer_encoding_ = false;
+  bool content_length_ = false;
 };
 
 // One upstream connection. Its sockets use the io_context's plain executor,
@@ -147,32 +158,31 @@ duration stale_window(const connection& c) {
   return std::max<duration>(std::chrono::milliseconds{10}, 3 * c.handshake);
 }
 
-// Whether an idle pooled connection can still carry a request: the upstream
-// may have closed it while it sat in the pool. One non-blocking peek; no
-// bytes are consumed.
+// Whether an idle pooled connection can carry another request. Its last
+// exchange ended exactly at a message boundary with nothing unread (or it
+// would not be in the pool); it is reused only if nothing has arrived since
+// either, checked with one non-blocking peek that consumes nothing. Bytes
+// after a complete answer can only be a late part of some earlier exchange
+// (or, on TLS, a close_notify), and read as the start of the next answer
+// they would hand a request another's response; an end of stream is the
+// upstream's close of the idle connection. Either way it is closed.
 bool looks_alive(connection& c, time_point now) {
-  const auto idle = now - c.idle_since;
-  if (idle > idle_max_age) {
+  if (now - c.idle_since > idle_max_age) {
     return false;
-  }
-  if (idle < probe_after) {
-    // Back in the pool a moment ago: an idle timeout cannot have closed it,
-    // and the retry in fetch() covers the rare close in between. Saves a
-    // system call on every busy reuse.
-    return true;
   }
   char probe = 0;
   const auto n = ::recv(c.socket().native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) {
-    return false;  // orderly close by the upstream
-  }
-  if (n > 0) {
-    // Unsolicited bytes: wrong for HTTP; for TLS they may be a session ticket
-    // or a close_notify. Keep TLS connections: a dead one is caught by the
-    // retry in fetch().
-    return c.tls.has_value();
-  }
-  return errno == EAGAIN || errno == EWOULDBLOCK;
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+// Whether TLS holds bytes the last exchange did not use: decrypted ones, or
+// received records not yet decrypted (in OpenSSL's buffers, or in the memory
+// BIO through which Asio feeds it). No system call; the socket itself is
+// peeked by looks_alive() when the connection is next taken.
+bool tls_has_unread(ssl::stream<tcp::socket>& tls) {
+  SSL* const handle = tls.native_handle();
+  return SSL_pending(handle) > 0 || SSL_has_pending(handle) == 1 ||
+         BIO_ctrl_pending(SSL_get_rbio(handle)) > 0;
 }
 
 outcome classify(const error_code& ec) {
@@ -680,71 +690,85 @@ net::awaitable<attempt_result> client::impl::exchange(Stream& stream, connection
   }
   attempt_result r;
   bool recv_now = true;  // see read_some()
-  // The usual answer takes the quick path; anything else goes to Beast with
-  // the same bytes (nothing has been consumed then).
-  for (;;) {
-    quick_response quick;
-    const std::string_view data{static_cast<const char*>(c.buffer.data().data()), c.buffer.size()};
-    const auto verdict = quick.parse(data, response_header_limit, options.body_limit);
-    if (verdict == quick_response::verdict::parsed) {
-      r.status = quick.status;
-      r.body.assign(quick.body);
-      c.buffer.consume(quick.size);
-      reusable = quick.keep_alive && c.buffer.size() == 0;
-      r.result = r.status != 200            ? outcome::http_error
-                 : is_valid_payload(r.body) ? outcome::success
-                                            : outcome::invalid_body;
-      co_return r;
+  // Interim (1xx) responses are skipped, up to a bound, and the final one
+  // read after them (RFC 9110 §15.2).
+  for (int interim = 0;; ++interim) {
+    // The usual answer takes the quick path; anything else (a 1xx among it)
+    // goes to Beast with the same bytes (nothing has been consumed then).
+    for (;;) {
+      quick_response quick;
+      const std::string_view data{static_cast<const char*>(c.buffer.data().data()),
+                                  c.buffer.size()};
+      const auto verdict = quick.parse(data, response_header_limit, options.body_limit);
+      if (verdict == quick_response::verdict::parsed) {
+        r.status = quick.status;
+        r.body.assign(quick.body);
+        c.buffer.consume(quick.size);
+        reusable = quick.keep_alive && c.buffer.size() == 0;
+        r.result = r.status != 200            ? outcome::http_error
+                   : is_valid_payload(r.body) ? outcome::success
+                                              : outcome::invalid_body;
+        co_return r;
+      }
+      if (verdict == quick_response::verdict::declined) {
+        break;
+      }
+      auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), recv_now);
+      if (ec) {
+        silent = interim == 0 && c.buffer.size() == 0;
+        const bool ended = ec == net::error::eof || ec == ssl::error::stream_truncated;
+        r.error = ended ? (c.buffer.size() == 0 ? error_code{http::error::end_of_stream}
+                                                : error_code{http::error::partial_message})
+                        : ec;
+        r.result = classify(r.error);
+        co_return r;
+      }
+      recv_now = n == read_chunk;
+      c.buffer.commit(n);
     }
-    if (verdict == quick_response::verdict::declined) {
-      break;
+    r.body.clear();
+    response_reader reader{r.body, options.body_limit};
+    auto read_ec = feed(reader, c.buffer);
+    while (read_ec == http::error::need_more || (!read_ec && !satisfied(reader, read_ec))) {
+      auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), recv_now);
+      if (ec == net::error::eof || ec == ssl::error::stream_truncated) {
+        read_ec = at_end_of_stream(reader);
+        break;
+      }
+      if (ec) {
+        read_ec = ec;
+        break;
+      }
+      recv_now = n == read_chunk;
+      c.buffer.commit(n);
+      read_ec = feed(reader, c.buffer);
     }
-    auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), recv_now);
-    if (ec) {
-      silent = c.buffer.size() == 0;
-      const bool ended = ec == net::error::eof || ec == ssl::error::stream_truncated;
-      r.error = ended ? (silent ? error_code{http::error::end_of_stream}
-                                : error_code{http::error::partial_message})
-                      : ec;
-      r.result = classify(r.error);
-      co_return r;
-    }
-    recv_now = n == read_chunk;
-    c.buffer.commit(n);
-  }
-  response_reader reader{r.body, options.body_limit};
-  auto read_ec = feed(reader, c.buffer);
-  while (read_ec == http::error::need_more || (!read_ec && !satisfied(reader, read_ec))) {
-    auto [ec, n] = co_await read_some(stream, c.buffer.prepare(read_chunk), recv_now);
-    if (ec == net::error::eof || ec == ssl::error::stream_truncated) {
-      read_ec = at_end_of_stream(reader);
-      break;
-    }
-    if (ec) {
-      read_ec = ec;
-      break;
-    }
-    recv_now = n == read_chunk;
-    c.buffer.commit(n);
-    read_ec = feed(reader, c.buffer);
-  }
-  if (read_ec) {
-    silent = !reader.got_some();
-    r.result = classify(read_ec);
     r.status = reader.status();
-    r.error = read_ec;
+    if (read_ec) {
+      silent = interim == 0 && !reader.got_some();
+      r.result = classify(read_ec);
+      r.error = read_ec;
+      co_return r;
+    }
+    if (r.status / 100 == 1) {
+      if (r.status == 101 || interim == max_interim_responses) {
+        // 101: the upstream switched protocols on a plain GET; or an endless
+        // stream of 1xx. Neither is an answer, and the connection is done.
+        r.result = outcome::protocol_error;
+        co_return r;
+      }
+      continue;
+    }
+    reusable = reader.keep_alive() && c.buffer.size() == 0;
+    if (r.status != 200) {
+      r.result = outcome::http_error;
+    } else if (!is_valid_payload(r.body)) {
+      r.result = outcome::invalid_body;
+    } else {
+      r.result = outcome::success;
+    }
     co_return r;
   }
-  r.status = reader.status();
-  reusable = reader.keep_alive() && c.buffer.size() == 0;
-  if (r.status != 200) {
-    r.result = outcome::http_error;
-  } else if (!is_valid_payload(r.body)) {
-    r.result = outcome::invalid_body;
-  } else {
-    r.result = outcome::success;
-  }
-  co_return r;
 }
 
 net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::string_view request_id) {
@@ -796,6 +820,9 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
       conn->close();
       conn.reset();
       continue;
+    }
+    if (reusable && conn->tls && tls_has_unread(*conn->tls)) {
+      reusable = false;
     }
     if (reusable) {
       connections.give_back(std::move(conn));

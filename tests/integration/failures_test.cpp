@@ -72,6 +72,14 @@ std::vector<failure_case> cases() {
        reply::raw_bytes(
            response_with("200 OK", "X-Big: " + big + "\r\nContent-Length: 2\r\n", "{}")),
        "protocol_error"},
+      {"switching_protocols",
+       reply::raw_bytes(response_with("101 Switching Protocols",
+                                      "Connection: upgrade\r\nUpgrade: websocket\r\n", "")),
+       "protocol_error"},
+      {"transfer_encoding_and_content_length",
+       reply::raw_bytes(response_with("200 OK", "Transfer-Encoding: gzip\r\nContent-Length: 12\r\n",
+                                      R"({"time": 1})")),
+       "protocol_error"},
       {"hang", reply::hang_up(), "timeout", 504},
   };
 }

@@ -9,12 +9,25 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
+#include <tuple>
 
 namespace smart::testing {
 
 namespace {
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// The X-Request-Id a request head carries (as the service sends it), or "".
+std::string request_id_of(const std::string& head) {
+  constexpr std::string_view name = "\r\nX-Request-Id: ";
+  const auto at = head.find(name);
+  if (at == std::string::npos) {
+    return {};
+  }
+  const auto from = at + name.size();
+  return head.substr(from, head.find("\r\n", from) - from);
+}
 }  // namespace
 
 reply reply::ok(int delay_ms, std::string body) {
@@ -86,6 +99,7 @@ struct fake_upstream::impl {
   std::atomic<int> connections{0};
   std::atomic<int> closed_by_client{0};
   std::atomic<int> open{0};
+  std::atomic<int> tails{0};
 
   void notify() {
     std::lock_guard lock{mu};
@@ -120,6 +134,10 @@ net::awaitable<void> fake_upstream::impl::accept_loop() {
     ++connections;
     ++open;
     notify();
+    // Bytes leave when written, as a real upstream's would under load: with
+    // Nagle's algorithm a late write could wait for the client's next segment.
+    error_code ignored;
+    socket.set_option(tcp::no_delay{true}, ignored);
     net::co_spawn(ioc, connection(std::move(socket)), net::detached);
   }
 }
@@ -173,7 +191,8 @@ net::awaitable<void> fake_upstream::impl::serve(Stream& stream, tcp::socket& raw
       }
       pending.append(chunk.data(), n);
     }
-    reply r = next(pending.substr(0, end + 4));
+    const auto head = pending.substr(0, end + 4);
+    reply r = next(head);
     pending.erase(0, end + 4);
 
     if (r.delay.count() > 0) {
@@ -183,14 +202,42 @@ net::awaitable<void> fake_upstream::impl::serve(Stream& stream, tcp::socket& raw
     error_code ignored;
     switch (r.what) {
       case reply::kind::respond: {
+        if (r.echo_id) {
+          r.body = R"({"time": 10, "id": ")" + request_id_of(head) + R"("})";
+        }
         std::string out = "HTTP/1.1 " + std::to_string(r.status) +
                           " X\r\nContent-Type: application/json\r\nContent-Length: " +
                           std::to_string(r.body.size()) + "\r\n" +
                           (r.close_after ? "Connection: close\r\n" : "") + "\r\n" + r.body;
+        if (r.interim_lead.count() > 0) {
+          auto [ec, n] = co_await net::async_write(stream, net::buffer(r.interim), use_tuple);
+          if (ec) {
+            ++closed_by_client;
+            co_return;
+          }
+          timer.expires_after(r.interim_lead);
+          co_await timer.async_wait(use_tuple);
+        } else {
+          out.insert(0, r.interim);
+        }
+        if (r.trailing_after.count() == 0) {
+          out += r.trailing;
+        }
         auto [ec, n] = co_await net::async_write(stream, net::buffer(out), use_tuple);
         if (ec) {
           ++closed_by_client;
           co_return;
+        }
+        if (r.trailing_after.count() > 0) {
+          timer.expires_after(r.trailing_after);
+          co_await timer.async_wait(use_tuple);
+          std::tie(ec, n) = co_await net::async_write(stream, net::buffer(r.trailing), use_tuple);
+          if (ec) {
+            ++closed_by_client;
+            co_return;
+          }
+          ++tails;
+          notify();
         }
         if (r.close_after) {
           raw.shutdown(tcp::socket::shutdown_both, ignored);
@@ -303,6 +350,9 @@ int fake_upstream::closed_by_client() const {
 }
 int fake_upstream::open_connections() const {
   return impl_->open.load();
+}
+int fake_upstream::tails_sent() const {
+  return impl_->tails.load();
 }
 
 std::string fake_upstream::last_request_head() const {

@@ -36,6 +36,16 @@ struct reply {
   // respond: keep the connection, then close it after this much idle time
   // (an upstream's keep-alive timeout); zero: never.
   std::chrono::milliseconds close_idle_after{0};
+  // respond: bytes sent before the response (interim 1xx responses), and how
+  // long before it.
+  std::string interim;
+  std::chrono::milliseconds interim_lead{0};
+  // respond: bytes sent after the response (a stale tail), in the same write
+  // or this long after it.
+  std::string trailing;
+  std::chrono::milliseconds trailing_after{0};
+  // respond: the body is {"time": 10, "id": "<the request's X-Request-Id>"}.
+  bool echo_id = false;
 
   static reply ok(int delay_ms, std::string body = R"({"time": 10})");
   static reply status_code(unsigned status, int delay_ms = 0, std::string body = "error");
@@ -71,6 +81,7 @@ class fake_upstream {
   [[nodiscard]] int connections() const;       // accepted
   [[nodiscard]] int closed_by_client() const;  // connections the client closed (EOF or reset)
   [[nodiscard]] int open_connections() const;  // accepted and not closed yet
+  [[nodiscard]] int tails_sent() const;        // `trailing` bytes sent after a delay
   [[nodiscard]] std::string last_request_head() const;
 
   // Waits until pred() holds (re-checked on every event), up to timeout.
