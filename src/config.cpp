@@ -3,12 +3,16 @@
 #include "smart/build_info.hpp"
 #include "smart/upstream/url.hpp"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdlib>
 #include <limits>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 namespace smart {
 
@@ -93,20 +97,67 @@ std::string set_fraction(double& field, std::string_view text) {
   return {};
 }
 
+// Whether `text` can name a local address to listen on: an IP address, or a
+// host name (resolved when the service starts).
+bool valid_listen_host(std::string_view text) {
+  boost::system::error_code ec;
+  std::ignore = boost::asio::ip::make_address(std::string{text}, ec);
+  if (!ec) {
+    return true;
+  }
+  if (text.empty() || text.size() > 253 || text.front() == '.' || text.front() == '-') {
+    return false;
+  }
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_';
+  });
+}
+
+std::string set_listen_host(std::string& field, std::string_view text) {
+  if (!valid_listen_host(text)) {
+    return "must be an IP address or a host name";
+  }
+  field = text;
+  return {};
+}
+
+// HOST:PORT, with an IPv6 address in brackets; empty: none.
+std::string set_listen_address(config& c, std::string_view text) {
+  if (text.empty()) {
+    c.metrics_host.clear();
+    c.metrics_port = 0;
+    return {};
+  }
+  const auto colon = text.rfind(':');
+  const std::string_view why = "must be HOST:PORT (an IPv6 address in brackets), or empty";
+  if (colon == std::string_view::npos || colon == 0) {
+    return std::string{why};
+  }
+  auto host = text.substr(0, colon);
+  if (host.starts_with('[') && host.ends_with(']')) {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return std::string{why};
+  }
+  const auto port = parse_decimal(text.substr(colon + 1), 0, 65535);
+  std::string parsed_host;
+  if (!port || !set_listen_host(parsed_host, host).empty()) {
+    return std::string{why};
+  }
+  c.metrics_host = std::move(parsed_host);
+  c.metrics_port = static_cast<std::uint16_t>(*port);
+  return {};
+}
+
 constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug",    "info", "warn",
                                                         "error", "critical", "off"};
 
 // The table every part of the command line is derived from: parsing, the
 // environment twins and the usage text. Keep it in the README's order.
-const std::array<option, 21> options = {{
-    {"--host", "SMART_HOST", "ADDR", "0.0.0.0", "address to listen on",
-     [](config& c, std::string_view v) -> std::string {
-       if (v.empty()) {
-         return "must not be empty";
-       }
-       c.host = v;
-       return {};
-     }},
+const std::array<option, 23> options = {{
+    {"--host", "SMART_HOST", "ADDR", "0.0.0.0",
+     "address to listen on (a host name: its first address, resolved at start)",
+     [](config& c, std::string_view v) { return set_listen_host(c.host, v); }},
     {"--port", "SMART_PORT", "PORT", "8000", "TCP port to listen on (0: any free port)",
      [](config& c, std::string_view v) { return set_integer<std::uint16_t, 0, 65535>(c.port, v); }},
     {"--upstream-url", "SMART_UPSTREAM_URL", "URL", "the Exponea work API",
@@ -213,6 +264,12 @@ const std::array<option, 21> options = {{
        }
        return err;
      }},
+    {"--metrics-listen", "SMART_METRICS_LISTEN", "HOST:PORT", "none (on the API port)",
+     "serve /metrics, /healthz and /readyz on this address; /metrics leaves the API port",
+     set_listen_address},
+    {"--metrics-cache-ms", "SMART_METRICS_CACHE_MS", "MS", "1000",
+     "one /metrics rendering serves every scrape for this long (0: render each time)",
+     [](config& c, std::string_view v) { return set_millis<0, 60'000>(c.metrics_cache, v); }},
     {"--help", "", "", "", "print this help and exit", nullptr},
 }};
 
@@ -258,23 +315,14 @@ parse_outcome parse_config(std::span<const std::string_view> args, const env_loo
 
   auto fail = [&out](std::string_view name, std::string_view value, std::string_view why) {
     out.what = parse_outcome::action::error;
-    out.message =
-        std::string{name} + ": invalid value '" + std::string{value} + "': " + std::string{why};
+    // A value meant as a URL may carry a password: never repeat it.
+    out.message = std::string{name} + ": invalid value '" + upstream::redact_userinfo(value) +
+                  "': " + std::string{why};
     return out;
   };
 
-  // Environment first, then flags over it.
-  for (const auto& o : options) {
-    if (o.env.empty()) {
-      continue;
-    }
-    if (auto value = env(o.env)) {
-      if (auto err = o.set(out.cfg, *value); !err.empty()) {
-        return fail(o.env, *value, err);
-      }
-    }
-  }
-
+  // The flags first: the value each names (the last one wins)...
+  std::array<std::optional<std::string_view>, options.size()> given{};
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -297,18 +345,35 @@ parse_outcome parse_config(std::span<const std::string_view> args, const env_loo
       out.message = std::string{name} + ": unknown option (see --help)";
       return out;
     }
-    std::string_view value;
     if (eq != std::string_view::npos) {
-      value = arg.substr(eq + 1);
+      given[static_cast<std::size_t>(o - options.begin())] = arg.substr(eq + 1);
     } else if (i + 1 < args.size()) {
-      value = args[++i];
+      given[static_cast<std::size_t>(o - options.begin())] = args[++i];
     } else {
       out.what = parse_outcome::action::error;
       out.message = std::string{name} + ": missing value";
       return out;
     }
-    if (auto err = o->set(out.cfg, value); !err.empty()) {
-      return fail(name, value, err);
+  }
+
+  // ...then, option by option, the effective value (the flag's, or else the
+  // environment's) is the one validated: an environment value that a flag
+  // overrides does not matter.
+  for (std::size_t n = 0; n < options.size(); ++n) {
+    const auto& o = options[n];
+    if (o.set == nullptr) {
+      continue;
+    }
+    std::optional<std::string> from_env;
+    if (!given[n] && !o.env.empty()) {
+      from_env = env(o.env);
+    }
+    if (!given[n] && !from_env) {
+      continue;
+    }
+    const std::string_view value = given[n] ? *given[n] : std::string_view{*from_env};
+    if (auto err = o.set(out.cfg, value); !err.empty()) {
+      return fail(given[n] ? o.flag : o.env, value, err);
     }
   }
   return out;
@@ -331,7 +396,10 @@ std::string describe(const config& cfg) {
       << " hedge_delay_floor_ms=" << cfg.hedge_delay_floor.count()
       << " upstream_ca_file=" << (cfg.upstream_ca_file.empty() ? "(none)" : cfg.upstream_ca_file)
       << " access_log=" << (cfg.access_log ? "on" : "off")
-      << " busy_poll_us=" << cfg.busy_poll.count();
+      << " busy_poll_us=" << cfg.busy_poll.count() << " metrics_listen="
+      << (cfg.metrics_host.empty() ? std::string{"(api port)"}
+                                   : cfg.metrics_host + ":" + std::to_string(cfg.metrics_port))
+      << " metrics_cache_ms=" << cfg.metrics_cache.count();
   return out.str();
 }
 

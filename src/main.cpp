@@ -38,6 +38,9 @@ int main(int argc, char* argv[]) {
   }
   // Writes to a closed socket must fail with EPIPE, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // Until the handlers are in place (before the port opens), a log
+  // rotation's SIGHUP must not end the process either.
+  std::signal(SIGHUP, SIG_IGN);
   const auto open_files = smart::raise_open_file_limit();
 
   int status = 0;
@@ -50,6 +53,9 @@ int main(int argc, char* argv[]) {
     // ignored SIGINT, nothing at all.
     svc.shutdown_on_signals();
     svc.start();
+    if (!cfg.metrics_host.empty()) {
+      spdlog::info("metrics, health and readiness on {}:{}", cfg.metrics_host, svc.metrics_port());
+    }
     spdlog::info("smart-api listening on {}:{}; {} open_files_limit={}", cfg.host, svc.port(),
                  smart::describe(cfg), open_files);
     svc.wait();

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -181,6 +182,12 @@ struct metrics::impl {
   prometheus::Gauge* hedge_delay = nullptr;
   prometheus::Counter* connections_opened = nullptr;
   prometheus::Gauge* connections_in_use = nullptr;
+
+  // The last rendering of the exposition (see exposition()).
+  std::mutex cache_mu;
+  std::shared_ptr<const std::string> cached;  // guarded by cache_mu
+  time_point cached_at{};                     // when its rendering started
+  bool rendering = false;                     // a rendering is under way
 };
 
 metrics::metrics(int max_attempts) : impl_{std::make_unique<impl>()} {
@@ -337,6 +344,35 @@ void metrics::won(int attempt) {
   if (attempt >= 1 && static_cast<std::size_t>(attempt) <= impl_->wins.size()) {
     impl_->wins[static_cast<std::size_t>(attempt) - 1]->Increment();
   }
+}
+
+std::shared_ptr<const std::string> metrics::exposition(std::chrono::milliseconds max_age) const {
+  auto& i = *impl_;
+  const auto now = clock::now();
+  {
+    std::lock_guard lock{i.cache_mu};
+    // Fresh enough, or being rendered anew by another scrape right now (which
+    // would only cost a second rendering of the same values).
+    if (i.cached && (now - i.cached_at < max_age || i.rendering)) {
+      return i.cached;
+    }
+    i.rendering = true;
+  }
+  std::shared_ptr<const std::string> text;
+  try {
+    text = std::make_shared<const std::string>(render());
+  } catch (...) {
+    std::lock_guard lock{i.cache_mu};
+    i.rendering = false;
+    throw;
+  }
+  std::lock_guard lock{i.cache_mu};
+  i.rendering = false;
+  if (max_age.count() > 0) {
+    i.cached = text;
+    i.cached_at = now;
+  }
+  return text;
 }
 
 std::string metrics::render() const {

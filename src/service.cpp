@@ -3,6 +3,7 @@
 #include "smart/edge/server.hpp"
 #include "smart/hedge/race.hpp"
 #include "smart/hedge/tuning.hpp"
+#include "smart/logging.hpp"
 #include "smart/metrics.hpp"
 #include "smart/net.hpp"
 #include "smart/upstream/client.hpp"
@@ -11,9 +12,11 @@
 
 #include <sys/resource.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -65,12 +68,20 @@ struct service::impl {
         tuning{hedge::tuning_options{cfg.hedge_budget_percent, cfg.hedge_percentile,
                                      cfg.hedge_delay, cfg.hedge_delay_floor},
                stats},
-        edge{ioc, cfg, stats,
+        edge{ioc,
+             cfg,
+             stats,
              [this](int /*attempt*/, std::string_view request_id, stop_signal& stop) {
                return upstream.fetch(stop, request_id);
              },
-             tuning},
-        signals{net::make_strand(ioc)} {}
+             tuning,
+             cfg.metrics_host.empty() ? edge::listener_role::all : edge::listener_role::api},
+        signals{net::make_strand(ioc)} {
+    if (!cfg.metrics_host.empty()) {
+      // It never races (its routes do not call the upstream).
+      admin.emplace(ioc, cfg, stats, hedge::attempt_fn{}, tuning, edge::listener_role::admin);
+    }
+  }
 
   config cfg;
   net::io_context ioc;
@@ -78,8 +89,10 @@ struct service::impl {
   upstream::client upstream;
   hedge::hedge_tuning tuning;
   edge::server edge;
+  std::optional<edge::server> admin;  // --metrics-listen
   net::signal_set signals;
   bool handle_signals = false;  // shutdown_on_signals() was called
+  bool shutting_down = false;   // a signal started the drain (on the signals' strand)
   bool resolved = false;        // start() is past the upstream's first resolution
   std::vector<std::thread> threads;
 };
@@ -95,15 +108,23 @@ service::~service() {
 
 void service::start() {
   auto& i = *impl_;
-  // Once the last request of a drain is answered, nothing may keep the
-  // io_context alive: stop listening for signals.
-  i.edge.on_drained([&i] {
+  // Once the last request of a drain is answered (on every listener),
+  // nothing may keep the io_context alive: stop listening for signals.
+  auto listeners = std::make_shared<std::atomic<int>>(i.admin ? 2 : 1);
+  auto drained = [&i, listeners] {
+    if (listeners->fetch_sub(1) != 1) {
+      return;
+    }
     net::post(i.signals.get_executor(), [&i] {
       error_code ignored;
       i.signals.cancel(ignored);
       i.signals.clear(ignored);
     });
-  });
+  };
+  i.edge.on_drained(drained);
+  if (i.admin) {
+    i.admin->on_drained(drained);
+  }
   // The first resolution may block for seconds: until it is done, a signal
   // keeps its default action (and ends the process at once). From here on,
   // before the port opens, it starts the graceful shutdown.
@@ -113,6 +134,9 @@ void service::start() {
     install_signal_handlers();
   }
   i.edge.start();
+  if (i.admin) {
+    i.admin->start();
+  }
   i.threads.reserve(static_cast<std::size_t>(i.cfg.threads));
   for (int n = 0; n < i.cfg.threads; ++n) {
     i.threads.emplace_back([&ioc = i.ioc, spin = i.cfg.busy_poll] { run_loop(ioc, spin); });
@@ -121,6 +145,10 @@ void service::start() {
 
 std::uint16_t service::port() const {
   return impl_->edge.port();
+}
+
+std::uint16_t service::metrics_port() const {
+  return impl_->admin ? impl_->admin->port() : impl_->edge.port();
 }
 
 void service::shutdown_on_signals() {
@@ -134,20 +162,30 @@ void service::install_signal_handlers() {
   auto& i = *impl_;
   i.signals.add(SIGINT);
   i.signals.add(SIGTERM);
-  i.signals.async_wait([this](const error_code& ec, int signal) {
+  i.signals.add(SIGHUP);
+  await_signal();
+}
+
+void service::await_signal() {
+  impl_->signals.async_wait([this](const error_code& ec, int signal) {
     if (ec) {
+      return;  // the drain is over (see start())
+    }
+    if (signal == SIGHUP) {
+      // Log rotation's convention: the file was moved away, write a new one.
+      reopen_log_file();
+      await_signal();
       return;
     }
+    if (impl_->shutting_down) {
+      spdlog::warn("second signal: exiting without finishing the requests in flight");
+      spdlog::shutdown();
+      std::_Exit(1);
+    }
+    impl_->shutting_down = true;
     spdlog::info("signal {}: shutting down gracefully (a second signal exits at once)", signal);
-    // Keep listening: a second signal ends the drain at once. The wait is
-    // cancelled when the drain is over (see start()).
-    impl_->signals.async_wait([](const error_code& again, int) {
-      if (!again) {
-        spdlog::warn("second signal: exiting without finishing the requests in flight");
-        spdlog::shutdown();
-        std::_Exit(1);
-      }
-    });
+    // Keep listening: a second SIGINT or SIGTERM ends the drain at once.
+    await_signal();
     shutdown();
   });
 }
@@ -155,6 +193,9 @@ void service::install_signal_handlers() {
 void service::shutdown() {
   auto& i = *impl_;
   i.edge.shutdown();
+  if (i.admin) {
+    i.admin->shutdown();
+  }
   i.upstream.stop();
 }
 

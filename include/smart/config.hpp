@@ -43,6 +43,13 @@ struct config {
   // After the last event, keep polling this long before sleeping (0: never
   // poll). Trades CPU for latency where waking a sleeping core is slow.
   std::chrono::microseconds busy_poll{0};
+  // A listener of its own for /metrics, /healthz and /readyz (an empty
+  // metrics_host: none, and /metrics is served on the API port).
+  std::string metrics_host;
+  std::uint16_t metrics_port = 0;
+  // One rendering of /metrics serves every scrape for this long (0: each
+  // scrape renders).
+  std::chrono::milliseconds metrics_cache{1000};
 };
 
 // Returns the value of an environment variable, or nothing when unset.

@@ -10,6 +10,12 @@ struct config;
 // cannot be opened.
 void init_logging(const config& cfg);
 
+// Opens the log file anew at its configured path (after log rotation moved
+// it away: the SIGHUP convention). Lines keep flowing meanwhile; on failure
+// the old file stays in use and an error is logged. Any thread; nothing
+// without a log file.
+void reopen_log_file();
+
 // Flushes and stops the background thread.
 void stop_logging();
 

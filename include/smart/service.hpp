@@ -27,8 +27,11 @@ class service {
   void start();
 
   [[nodiscard]] std::uint16_t port() const;
+  // The port /metrics is served on: --metrics-listen's, or port().
+  [[nodiscard]] std::uint16_t metrics_port() const;
 
-  // SIGINT/SIGTERM start a graceful shutdown; a second signal exits at once.
+  // SIGINT/SIGTERM start a graceful shutdown; a second one exits at once.
+  // SIGHUP reopens the log file (after log rotation moved it away).
   // Called before start(), it takes effect as start() opens the port (after
   // the upstream's first name resolution, during which a signal still ends
   // the process at once), so that no request is ever accepted without it.
@@ -47,6 +50,7 @@ class service {
 
  private:
   void install_signal_handlers();
+  void await_signal();
 
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -78,7 +78,8 @@ response overloaded_response() {
   return r;
 }
 
-response service_response(route r, bool ready, const metrics& m) {
+response service_response(route r, bool ready, const metrics& m,
+                          std::chrono::milliseconds metrics_cache) {
   response out;
   switch (r) {
     case route::healthz:
@@ -93,7 +94,7 @@ response service_response(route r, bool ready, const metrics& m) {
       break;
     case route::metrics:
       out.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      out.body = m.render();
+      out.shared_body = m.exposition(metrics_cache);
       break;
     case route::openapi:
       out.static_body = embedded::openapi_json();

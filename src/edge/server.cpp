@@ -4,6 +4,7 @@
 #include "smart/edge/handlers.hpp"
 #include "smart/edge/request_head.hpp"
 #include "smart/edge/request_id.hpp"
+#include "smart/edge/target.hpp"
 #include "smart/hedge/tuning.hpp"
 #include "smart/http_feed.hpp"
 #include "smart/metrics.hpp"
@@ -15,11 +16,14 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <atomic>
 #include <list>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace smart::edge {
 
@@ -42,13 +46,31 @@ constexpr auto linger_time = std::chrono::seconds{2};
 // within a few milliseconds at worst.
 constexpr auto watch_grace = std::chrono::milliseconds{5};
 
-// Whether a client connection that became readable was closed by the client
-// (rather than carrying its next request early, which pipelining allows).
-bool closed_by_peer(int fd) {
+// What a client connection that became readable holds: bytes (its next
+// request, early, which pipelining allows), an end of stream (the client
+// closed its sending side, or the whole connection: TCP cannot tell which),
+// or an error (it reset the connection).
+enum class peer_state { open, end_of_stream, gone };
+
+peer_state peek_peer(int fd) {
   char probe = 0;
   const auto n = ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  if (n == 0) {
+    return peer_state::end_of_stream;
+  }
+  return n > 0 || errno == EAGAIN || errno == EWOULDBLOCK ? peer_state::open : peer_state::gone;
 }
+
+bool closed_by_peer(int fd) {
+  return peek_peer(fd) != peer_state::open;
+}
+
+// Sent to an HTTP/1.1 client whose end of stream arrives while its request is
+// being answered, to tell a half-close from a departure: a client that only
+// closed its sending side reads past it (RFC 9110 §15.2: clients parse 1xx
+// responses they did not expect), while the TCP stack of one that closed the
+// whole connection answers it with a reset.
+constexpr std::string_view interim_response = "HTTP/1.1 100 Continue\r\n\r\n";
 
 std::int64_t ticks(time_point t) {
   return t.time_since_epoch().count();
@@ -58,6 +80,33 @@ bool client_left(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == http::error::partial_message ||
          ec == net::error::operation_aborted || ec == net::error::eof ||
          ec == net::error::connection_reset || ec == net::error::bad_descriptor;
+}
+
+// The addresses to listen on for a --host or --metrics-listen value: the
+// address, or every address a name resolves to (once, here), as nginx does:
+// `localhost` is 127.0.0.1 and ::1.
+std::vector<tcp::endpoint> listen_endpoints(const std::string& host, std::uint16_t port,
+                                            std::string_view option) {
+  error_code ec;
+  const auto address = net::ip::make_address(host, ec);
+  if (!ec) {
+    return {tcp::endpoint{address, port}};
+  }
+  net::io_context private_context;
+  tcp::resolver resolver{private_context};
+  const auto results = resolver.resolve(
+      host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) {
+    throw std::invalid_argument{std::string{option} + ": cannot resolve '" + host +
+                                "': " + (ec ? ec.message() : std::string{"no address"})};
+  }
+  std::vector<tcp::endpoint> out;
+  for (const auto& entry : results) {
+    if (std::find(out.begin(), out.end(), entry.endpoint()) == out.end()) {
+      out.push_back(entry.endpoint());
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -85,6 +134,46 @@ struct session : std::enable_shared_from_this<session> {
     socket.close(ignored);
   }
 
+  // While a race runs (started by it once it has lasted watch_grace): waits
+  // for the client's connection to become readable, which costs no system
+  // call until something arrives.
+  void watch_client() {
+    watching = true;
+    socket.async_wait(tcp::socket::wait_read,
+                      [self = shared_from_this()](error_code ec) { self->on_client_event(ec); });
+  }
+
+  // The client's connection became readable (or failed) during a race. An
+  // end of stream from an HTTP/1.1 client gets the interim response above;
+  // only a reset after it (or an end of stream from an HTTP/1.0 client, which
+  // may not be sent a 1xx) ends the race as a departure.
+  void on_client_event(error_code ec) {
+    watching = false;
+    if (watch_abort == nullptr || ec == net::error::operation_aborted) {
+      return;  // the race is over
+    }
+    auto state = ec ? peer_state::gone : peek_peer(socket.native_handle());
+    if (state == peer_state::end_of_stream && http11 && !half_closed) {
+      half_closed = true;
+      error_code write_ec;
+      const auto sent = write_now(socket, net::buffer(interim_response), write_ec);
+      if (!write_ec && sent == interim_response.size()) {
+        watching = true;
+        socket.async_wait(tcp::socket::wait_error, [self = shared_from_this()](error_code e) {
+          self->watching = false;
+          if (self->watch_abort != nullptr && e != net::error::operation_aborted) {
+            self->watch_abort->abort();
+          }
+        });
+        return;
+      }
+      state = peer_state::gone;  // (a partial interim response cannot be completed either)
+    }
+    if (state != peer_state::open) {
+      watch_abort->abort();
+    }
+  }
+
   tcp::socket socket;
   beast::flat_buffer buffer;
   std::string target;                        // request-target of the current request
@@ -106,22 +195,24 @@ struct session : std::enable_shared_from_this<session> {
   // While a race runs: the readability watch that notices a client leaving.
   bool watching = false;
   hedge::race_abort* watch_abort = nullptr;
+  bool http11 = true;        // the request being answered is HTTP/1.1 (1xx may be sent)
+  bool half_closed = false;  // its client closed its sending side (the last response)
   std::list<std::weak_ptr<session>>::iterator registry_entry;
 };
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
   impl(net::io_context& context, const config& c, metrics& mx, hedge::attempt_fn fn,
-       hedge::hedge_tuning& t)
+       hedge::hedge_tuning& t, listener_role r)
       : ioc{context},
         cfg{c},
+        role{r},
         m{mx},
         attempt{std::move(fn)},
         tuning{t},
         strand{net::make_strand(context)},
-        acceptor{strand},
         sweep_timer{strand} {}
 
-  net::awaitable<void> accept_loop();
+  net::awaitable<void> accept_loop(tcp::acceptor& acceptor);
   net::awaitable<void> sweep();
   net::awaitable<void> run_session(std::shared_ptr<session> s);
   net::awaitable<bool> serve_one(session& s);
@@ -131,14 +222,28 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   void forget(session& s);
   void refuse(tcp::socket& socket);
 
+  // Whether this listener answers a route (the others are 404 here).
+  [[nodiscard]] bool serves(route r) const {
+    switch (role) {
+      case listener_role::all:
+        return true;
+      case listener_role::api:
+        return r != route::metrics;
+      case listener_role::admin:
+        return r == route::metrics || r == route::healthz || r == route::readyz;
+    }
+    return false;
+  }
+
   net::io_context& ioc;
   const config& cfg;
+  listener_role role;
   metrics& m;
   hedge::attempt_fn attempt;
   hedge::hedge_tuning& tuning;
 
-  net::strand<net::io_context::executor_type> strand;  // acceptor and sweep
-  tcp::acceptor acceptor;
+  net::strand<net::io_context::executor_type> strand;  // acceptors and sweep
+  std::list<tcp::acceptor> acceptors;                  // one per address listened on
   net::steady_timer sweep_timer;
   std::uint16_t bound_port = 0;
 
@@ -178,7 +283,7 @@ class admission {
 
 }  // namespace
 
-net::awaitable<void> server::impl::accept_loop() {
+net::awaitable<void> server::impl::accept_loop(tcp::acceptor& acceptor) {
   auto self = shared_from_this();
   net::steady_timer backoff{strand};
   for (;;) {
@@ -374,20 +479,7 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
     // away, the race is aborted and its attempts stopped. The race starts the
     // watch once it has lasted watch_grace; waiting for readability costs no
     // system call until something arrives.
-    hedge::race_abort abort{[](void* context) {
-                              auto& ses = *static_cast<session*>(context);
-                              ses.watching = true;
-                              ses.socket.async_wait(
-                                  tcp::socket::wait_read,
-                                  [self = ses.shared_from_this()](error_code ec) {
-                                    self->watching = false;
-                                    if (self->watch_abort != nullptr &&
-                                        ((ec && ec != net::error::operation_aborted) ||
-                                         (!ec && closed_by_peer(self->socket.native_handle())))) {
-                                      self->watch_abort->abort();
-                                    }
-                                  });
-                            },
+    hedge::race_abort abort{[](void* context) { static_cast<session*>(context)->watch_client(); },
                             &s, watch_grace};
     // However the race ends (even by an exception), the watch must no longer
     // see `abort`, which dies with this scope.
@@ -419,12 +511,17 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
   // Between requests: wait for the first byte of the next one. While shutting
   // down, requests already received are still answered.
   bool full = false;  // the last read filled its buffer (see async_read_next)
+  // --header-timeout-ms bounds the whole head: for a connection's first
+  // request from its accept, for a later one from its first byte (after an
+  // idle keep-alive wait) or from the previous response (pipelined).
+  bool head_clock_running = false;
   if (s.buffer.size() == 0) {
     if (shutting_down.load() && s.served > 0) {
       co_return false;
     }
     s.idle = s.served > 0;
-    s.arm(shutting_down.load() || s.served == 0 ? cfg.header_timeout : cfg.keepalive_timeout);
+    head_clock_running = s.served == 0;
+    s.arm(head_clock_running ? cfg.header_timeout : cfg.keepalive_timeout);
     s.recheck = false;
     s.waiting.store(true, std::memory_order_relaxed);
     auto [ec, n] = co_await async_read_reply(s.socket, s.buffer.prepare(read_chunk), use_tuple);
@@ -441,7 +538,9 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
     s.buffer.commit(n);
   }
 
-  s.arm(cfg.header_timeout);
+  if (!head_clock_running) {
+    s.arm(cfg.header_timeout);
+  }
   request_head parser{s.target, s.request_id};
   auto read_ec = feed(parser, s.buffer);
   while (read_ec == http::error::need_more) {
@@ -488,24 +587,40 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
       generate_request_id(s.request_id);
     }
     keep_alive = parser.keep_alive();
-    const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
+    // Any Transfer-Encoding is a body, whatever its codings.
+    const bool has_body = parser.has_transfer_encoding() || parser.chunked() ||
+                          parser.content_length().value_or(0) > 0;
     if (has_body) {
       keep_alive = false;  // the body is not read: the connection cannot go on
       drain_body = true;
     }
-    const std::string_view target{s.target};
-    const auto q = target.find('?');
-    const auto path = target.substr(0, q);
-    const auto query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+    const auto [path, query] = split_target(s.target);
     r = find_route(path);
+    if (!serves(r)) {
+      r = route::not_found;
+    }
     const auto method = parser.method();
-    if (r == route::not_found) {
+    if (parser.host_fields() > 1 || !parser.host_valid() ||
+        (parser.host_fields() == 0 && parser.version() >= 11)) {
+      // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any request with
+      // two or with a malformed one. The connection ends with the answer: a
+      // client this confused may not frame its next request right either.
+      resp = error_response(400, "bad_request", "the request needs exactly one valid Host header");
+      keep_alive = false;
+    } else if (parser.has_transfer_encoding() && !parser.chunked_final()) {
+      // RFC 9112 §6.3: the final coding is not chunked, so the body's length
+      // cannot be known. Beast reads such a request as having no body; the
+      // bytes after its head must not run as another request.
+      resp = error_response(400, "bad_request",
+                            "a request body's Transfer-Encoding must end with chunked");
+    } else if (r == route::not_found) {
       resp = not_found_response();
     } else if (method != http::verb::get && method != http::verb::head) {
       resp = method_not_allowed_response();
     } else if (has_body) {
       resp = error_response(413, "request_too_large", "requests to this service carry no body");
     } else if (is_api(r)) {
+      s.http11 = parser.version() >= 11;
       try {
         resp = co_await handle_api(s, r, query, start, race, client_gone, raced);
       } catch (const std::exception& e) {
@@ -514,11 +629,11 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
         keep_alive = false;
       }
     } else {
-      resp = service_response(r, !shutting_down.load(), m);
+      resp = service_response(r, !shutting_down.load(), m, cfg.metrics_cache);
     }
   }
 
-  if (shutting_down.load() && s.buffer.size() == 0) {
+  if ((shutting_down.load() || s.half_closed) && s.buffer.size() == 0) {
     keep_alive = false;  // the last response on this connection
   }
   // Metrics are recorded before the response leaves: once a client has its
@@ -570,21 +685,36 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
 // ---------------------------------------------------------------------------
 
 server::server(net::io_context& ioc, const config& cfg, metrics& m, hedge::attempt_fn attempt,
-               hedge::hedge_tuning& tuning)
-    : impl_{std::make_shared<impl>(ioc, cfg, m, std::move(attempt), tuning)} {}
+               hedge::hedge_tuning& tuning, listener_role role)
+    : impl_{std::make_shared<impl>(ioc, cfg, m, std::move(attempt), tuning, role)} {}
 
 server::~server() = default;
 
 void server::start() {
   auto& i = *impl_;
-  const auto address = net::ip::make_address(i.cfg.host);
-  const tcp::endpoint endpoint{address, i.cfg.port};
-  i.acceptor.open(endpoint.protocol());
-  i.acceptor.set_option(net::socket_base::reuse_address{true});
-  i.acceptor.bind(endpoint);
-  i.acceptor.listen(net::socket_base::max_listen_connections);
-  i.bound_port = i.acceptor.local_endpoint().port();
-  net::co_spawn(i.strand, i.accept_loop(), net::detached);
+  const bool admin = i.role == listener_role::admin;
+  const auto endpoints =
+      admin ? listen_endpoints(i.cfg.metrics_host, i.cfg.metrics_port, "--metrics-listen")
+            : listen_endpoints(i.cfg.host, i.cfg.port, "--host");
+  for (auto endpoint : endpoints) {
+    if (i.bound_port != 0) {
+      endpoint.port(i.bound_port);  // port 0: the one the first address got, for every address
+    }
+    auto& acceptor = i.acceptors.emplace_back(i.strand);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(net::socket_base::reuse_address{true});
+    if (endpoint.address().is_v6()) {
+      // ::1 and 127.0.0.1 of one name are two sockets: an IPv6 one must not
+      // take the IPv4 addresses as well (and clash with the other).
+      acceptor.set_option(net::ip::v6_only{endpoints.size() > 1});
+    }
+    acceptor.bind(endpoint);
+    acceptor.listen(net::socket_base::max_listen_connections);
+    i.bound_port = acceptor.local_endpoint().port();
+  }
+  for (auto& acceptor : i.acceptors) {
+    net::co_spawn(i.strand, i.accept_loop(acceptor), net::detached);
+  }
   net::co_spawn(i.strand, i.sweep(), net::detached);
 }
 
@@ -607,7 +737,9 @@ void server::shutdown() {
   }
   net::post(self->strand, [self] {
     error_code ignored;
-    self->acceptor.close(ignored);
+    for (auto& acceptor : self->acceptors) {
+      acceptor.close(ignored);
+    }
     self->sweep_timer.cancel();  // ends the sweep at once if nothing is connected
   });
   std::lock_guard lock{self->sessions_mu};

@@ -116,4 +116,15 @@ boost::system::result<url, std::string> parse_url(std::string_view text) {
   return out;
 }
 
+std::string redact_userinfo(std::string_view text) {
+  const auto scheme_end = text.find("://");
+  const auto from = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const auto authority = text.substr(from, text.find_first_of("/?#", from) - from);
+  const auto at = authority.rfind('@');
+  if (at == std::string_view::npos) {
+    return std::string{text};
+  }
+  return std::string{text.substr(0, from)} + "***" + std::string{text.substr(from + at)};
+}
+
 }  // namespace smart::upstream

@@ -1,5 +1,6 @@
 // libFuzzer target: raw bytes into the HTTP request path, up to the response
-// head: request-head parsing, routing, the timeout, the request id, the plan
+// head: request-head parsing (Host and Transfer-Encoding checks among it),
+// the request-target's forms, routing, the timeout, the request id, the plan
 // and the error responses. None of it may crash or accept an unsafe id.
 
 #include "smart/config.hpp"
@@ -7,6 +8,7 @@
 #include "smart/edge/request_head.hpp"
 #include "smart/edge/request_id.hpp"
 #include "smart/edge/route.hpp"
+#include "smart/edge/target.hpp"
 #include "smart/http_feed.hpp"
 
 #include <cstdint>
@@ -35,10 +37,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::abort();  // would be echoed into a header and a log line
     }
   }
-  const std::string_view t{target};
-  const auto q = t.find('?');
-  const auto route = smart::edge::find_route(t.substr(0, q));
-  const auto query = q == std::string_view::npos ? std::string_view{} : t.substr(q + 1);
+  const auto [path, query] = smart::edge::split_target(target);
+  if (path.size() > target.size() || query.size() > target.size()) {
+    std::abort();  // views into the target, never past it
+  }
+  const auto route = smart::edge::find_route(path);
   auto plan = smart::edge::plan_api(route, query, cfg);
   smart::edge::response resp = plan.reject ? *plan.reject : smart::edge::not_found_response();
   std::string head;

@@ -109,5 +109,49 @@ TEST_F(Metrics, ProcessMetricsAreExported) {
   EXPECT_NE(body.find("# TYPE process_cpu_seconds_total counter"), std::string::npos);
 }
 
+TEST(MetricsCost, OneRenderingServesEveryScrapeWithinTheCacheTime) {
+  fake_upstream upstream;
+  auto cfg = test_config(upstream.url());
+  cfg.metrics_cache = 60s;
+  running_service service{cfg};
+  const auto first = get(service.port(), "/metrics");
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  ASSERT_EQ(get(service.port(), "/api/nowhere").status, 404);
+  // The same rendering, although a counter has moved since; the next one
+  // after the cache time would show it (see Metrics above, with no cache).
+  const auto second = get(service.port(), "/metrics");
+  EXPECT_EQ(second.body, first.body);
+  EXPECT_EQ(
+      metric_value(second.body, "smart_http_requests_total", {{"route", "other"}, {"code", "404"}}),
+      0);
+  EXPECT_EQ(service.metric("smart_http_requests_total", {{"route", "other"}, {"code", "404"}}), 1);
+}
+
+TEST(MetricsListener, MetricsAndHealthOnTheirOwnAddressAndNotMetricsOnTheApiPort) {
+  fake_upstream upstream;
+  auto cfg = test_config(upstream.url());
+  cfg.metrics_host = "127.0.0.1";
+  cfg.metrics_port = 0;
+  running_service service{cfg};
+  const auto admin = service.get().metrics_port();
+  ASSERT_NE(admin, service.port());
+  const auto scraped = get(admin, "/metrics");
+  EXPECT_EQ(scraped.status, 200);
+  EXPECT_NE(scraped.body.find("smart_http_requests_total"), std::string::npos);
+  EXPECT_EQ(get(admin, "/healthz").status, 200);
+  EXPECT_EQ(get(admin, "/readyz").status, 200);
+  for (const char* elsewhere : {"/api/smart?timeout=100", "/", "/openapi.json"}) {
+    EXPECT_EQ(get(admin, elsewhere).status, 404) << elsewhere;
+  }
+  EXPECT_EQ(get(service.port(), "/metrics").status, 404);
+  EXPECT_EQ(get(service.port(), "/healthz").status, 200);  // load balancers check here
+  upstream.fallback(reply::ok(1));
+  EXPECT_EQ(get(service.port(), "/api/smart?timeout=1000").status, 200);
+  // Both listeners drain on shutdown.
+  service.stop();
+  EXPECT_FALSE(can_connect(admin));
+}
+
 }  // namespace
 }  // namespace smart::testing

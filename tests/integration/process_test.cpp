@@ -8,8 +8,13 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <regex>
 #include <vector>
 
@@ -52,7 +57,9 @@ TEST_F(Program, SigtermAnswersEveryRequestInFlightThenExitsZero) {
   upstream.fallback(reply::ok(800, R"({"time": 800})"));
   child_process api{binary,
                     {"--host", "127.0.0.1", "--port", "0", "--upstream-url", upstream.url(),
-                     "--log-file=", "--access-log", "off", "--threads", "2", "--hedge-count", "0"}};
+                     "--log-file=", "--access-log", "off", "--threads", "2", "--hedge-count", "0",
+                     // the in-flight gauge is read while requests are in flight: no cached view
+                     "--metrics-cache-ms", "0"}};
   const auto line = api.wait_for_line("listening on", 10s);
   std::smatch m;
   ASSERT_TRUE(std::regex_search(line, m, std::regex{R"(listening on 127\.0\.0\.1:(\d+))"}))
@@ -112,6 +119,100 @@ TEST_F(Program, ASecondSignalEndsTheDrainAtOnce) {
   const auto status = api.wait(5s);
   EXPECT_NE(status, -1) << "still running after the second signal";
   EXPECT_NE(status, 0);
+}
+
+// The port in a "listening on HOST:PORT" line, or 0.
+std::uint16_t listening_port(const std::string& line, const std::string& host) {
+  std::smatch m;
+  if (!std::regex_search(line, m, std::regex{"listening on " + host + R"(:(\d+))"})) {
+    return 0;
+  }
+  return static_cast<std::uint16_t>(std::stoi(m[1]));
+}
+
+TEST_F(Program, AHostNameIsResolvedAtStartAndEveryAddressOfItListenedOn) {
+  fake_upstream upstream;
+  child_process api{
+      binary,
+      {"--host", "localhost", "--port", "0", "--upstream-url", upstream.url(), "--log-file="}};
+  const auto port = listening_port(api.wait_for_line("listening on", 10s), "localhost");
+  ASSERT_NE(port, 0) << api.output();
+  EXPECT_EQ(get(port, "/healthz").status, 200);  // 127.0.0.1, one of localhost's addresses
+  api.signal(SIGTERM);
+  EXPECT_EQ(api.wait(10s), 0);
+}
+
+TEST_F(Program, AHostThatIsNoUsableAddressExitsTwoNamingTheOption) {
+  for (const char* host : {"no-such-host.invalid", "999.1.1.1", "bad host", "[::1]"}) {
+    child_process api{binary, {"--host", host, "--port", "0", "--log-file="}};
+    EXPECT_EQ(api.wait(20s), 2) << host << ": " << api.output();
+    EXPECT_NE(api.output().find("--host"), std::string::npos) << api.output();
+  }
+}
+
+TEST_F(Program, AnEnvironmentValueAFlagOverridesIsNotValidated) {
+  fake_upstream upstream;
+  child_process api{
+      "/usr/bin/env",
+      {"SMART_MAX_TIMEOUT_MS=0", "SMART_PORT=http", binary, "--max-timeout-ms", "5000", "--port",
+       "0", "--host", "127.0.0.1", "--upstream-url", upstream.url(), "--log-file="}};
+  const auto port = listening_port(api.wait_for_line("listening on", 10s), R"(127\.0\.0\.1)");
+  ASSERT_NE(port, 0) << api.output();
+  api.signal(SIGTERM);
+  EXPECT_EQ(api.wait(10s), 0);
+}
+
+TEST_F(Program, ErrorsDoNotRepeatAPasswordGivenInTheUpstreamUrl) {
+  child_process flag{binary, {"--upstream-url", "http://user:hunter2@upstream/api/work"}};
+  EXPECT_EQ(flag.wait(10s), 2);
+  EXPECT_NE(flag.output().find("--upstream-url"), std::string::npos);
+  EXPECT_EQ(flag.output().find("hunter2"), std::string::npos) << flag.output();
+  child_process env{"/usr/bin/env",
+                    {"SMART_UPSTREAM_URL=https://admin:hunter2@upstream:99999/", binary}};
+  EXPECT_EQ(env.wait(10s), 2);
+  EXPECT_EQ(env.output().find("hunter2"), std::string::npos) << env.output();
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in{path};
+  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+TEST_F(Program, SighupReopensTheLogFileAndRequestsInFlightAreAnswered) {
+  // What log rotation does: move the file away, then SIGHUP.
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("smart-api-logs-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto log = dir / "api.log";
+  fake_upstream upstream;
+  upstream.fallback(reply::ok(300, R"({"time": 300})"));
+  child_process api{binary,
+                    {"--host", "127.0.0.1", "--port", "0", "--upstream-url", upstream.url(),
+                     "--log-file", log.string(), "--hedge-count", "0"}};
+  const auto port = listening_port(api.wait_for_line("listening on", 10s), R"(127\.0\.0\.1)");
+  ASSERT_NE(port, 0) << api.output();
+  EXPECT_EQ(get(port, "/healthz", "X-Request-Id: before-rotation\r\n").status, 200);
+  ASSERT_TRUE(
+      eventually([&] { return read_file(log).find("before-rotation") != std::string::npos; }));
+  std::filesystem::rename(log, dir / "api.log.1");
+
+  http_connection inflight{port};
+  inflight.get("/api/smart?timeout=5000", "X-Request-Id: during-rotation\r\n");
+  ASSERT_TRUE(upstream.wait_until([&] { return upstream.requests() == 1; }));
+  api.signal(SIGHUP);
+  const auto answer = inflight.read_response();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_NE(api.wait_for_line("log file reopened", 5s), "");
+  EXPECT_EQ(get(port, "/healthz", "X-Request-Id: after-rotation\r\n").status, 200);
+  ASSERT_TRUE(
+      eventually([&] { return read_file(log).find("after-rotation") != std::string::npos; }));
+  EXPECT_EQ(read_file(dir / "api.log.1").find("after-rotation"), std::string::npos);
+  EXPECT_NE(read_file(dir / "api.log.1").find("before-rotation"), std::string::npos);
+
+  api.signal(SIGTERM);
+  EXPECT_EQ(api.wait(10s), 0) << api.output();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@ config test_config(const std::string& upstream_url) {
   c.log_file = "";
   c.access_log = false;
   c.log_level = "warn";
+  c.metrics_cache = std::chrono::milliseconds{0};  // every scrape sees the latest counts
   return c;
 }
 

@@ -16,7 +16,8 @@
 namespace smart::testing {
 
 // Test defaults: loopback, port 0, two I/O threads, no log file, no access
-// log, the specification's hedging (300 ms, 2 hedges).
+// log, the specification's hedging (300 ms, 2 hedges), and every /metrics
+// scrape rendered anew.
 config test_config(const std::string& upstream_url);
 
 class running_service {

@@ -63,6 +63,8 @@ TEST(Config, EveryOptionHasAFlagAndAnEnvironmentTwin) {
       {"--hedge-delay-floor-ms", "SMART_HEDGE_DELAY_FLOOR_MS", "50"},
       {"--access-log", "SMART_ACCESS_LOG", "off"},
       {"--busy-poll-us", "SMART_BUSY_POLL_US", "500"},
+      {"--metrics-listen", "SMART_METRICS_LISTEN", "127.0.0.1:9100"},
+      {"--metrics-cache-ms", "SMART_METRICS_CACHE_MS", "250"},
   };
   for (const auto& [flag, env, value] : cases) {
     fixture by_env;
@@ -123,6 +125,15 @@ TEST(Config, InvalidValuesNameTheOption) {
            {{"--access-log", "maybe"}, "--access-log"},
            {{"--busy-poll-us", "1000001"}, "--busy-poll-us"},
            {{"--busy-poll-us", "-5"}, "--busy-poll-us"},
+           {{"--host", ""}, "--host"},
+           {{"--host", "bad host"}, "--host"},
+           {{"--host", "[::1]"}, "--host"},
+           {{"--host", "-dash.example"}, "--host"},
+           {{"--metrics-listen", "9100"}, "--metrics-listen"},
+           {{"--metrics-listen", "::1:9100"}, "--metrics-listen"},
+           {{"--metrics-listen", "127.0.0.1:70000"}, "--metrics-listen"},
+           {{"--metrics-listen", "127.0.0.1:"}, "--metrics-listen"},
+           {{"--metrics-cache-ms", "60001"}, "--metrics-cache-ms"},
            {{"--bogus"}, "--bogus"},
            {{"--port"}, "--port"},
        }) {
@@ -138,6 +149,59 @@ TEST(Config, InvalidEnvironmentNamesTheVariable) {
   const auto out = f.parse({});
   EXPECT_EQ(out.what, action::error);
   EXPECT_NE(out.message.find("SMART_THREADS"), std::string::npos);
+}
+
+TEST(Config, AnInvalidEnvironmentValueThatAFlagOverridesDoesNotMatter) {
+  // Only the effective value is validated.
+  fixture f;
+  f.env["SMART_MAX_TIMEOUT_MS"] = "0";
+  f.env["SMART_HOST"] = "not a host";
+  const auto out = f.parse({"--max-timeout-ms", "5000", "--host=127.0.0.1"});
+  ASSERT_EQ(out.what, action::run) << out.message;
+  EXPECT_EQ(out.cfg.max_timeout.count(), 5000);
+  EXPECT_EQ(out.cfg.host, "127.0.0.1");
+  // Without the flag, the environment's value is the effective one.
+  EXPECT_EQ(f.parse({"--host=127.0.0.1"}).what, action::error);
+}
+
+TEST(Config, ErrorsNeverRepeatAPasswordFromAUrl) {
+  for (const auto* url : {"http://user:s3cr3t@upstream/api/work", "ftp://user:s3cr3t@x/",
+                          "user:s3cr3t@upstream/api", "http://user:s3cr3t@host:99999/"}) {
+    const auto out = fixture{}.parse({"--upstream-url", url});
+    ASSERT_EQ(out.what, action::error) << url;
+    EXPECT_EQ(out.message.find("s3cr3t"), std::string::npos) << out.message;
+    EXPECT_EQ(out.message.rfind("--upstream-url", 0), 0U) << out.message;
+    fixture f;
+    f.env["SMART_UPSTREAM_URL"] = url;
+    const auto from_env = f.parse({});
+    EXPECT_EQ(from_env.message.find("s3cr3t"), std::string::npos) << from_env.message;
+  }
+}
+
+TEST(Config, HostNamesAndAddressesAreAccepted) {
+  for (const auto* host :
+       {"0.0.0.0", "127.0.0.1", "::", "::1", "localhost", "api.internal", "999.1.1.1"}) {
+    const auto out = fixture{}.parse({"--host", host});
+    ASSERT_EQ(out.what, action::run) << host << ": " << out.message;
+    EXPECT_EQ(out.cfg.host, host);
+  }
+}
+
+TEST(Config, MetricsListenAddress) {
+  const auto none = fixture{}.parse({}).cfg;
+  EXPECT_TRUE(none.metrics_host.empty());  // /metrics stays on the API port
+  EXPECT_EQ(none.metrics_cache.count(), 1000);
+  const auto v4 = fixture{}.parse({"--metrics-listen", "127.0.0.1:9100"}).cfg;
+  EXPECT_EQ(v4.metrics_host, "127.0.0.1");
+  EXPECT_EQ(v4.metrics_port, 9100);
+  const auto v6 = fixture{}.parse({"--metrics-listen", "[::1]:0"}).cfg;
+  EXPECT_EQ(v6.metrics_host, "::1");
+  EXPECT_EQ(v6.metrics_port, 0);
+  const auto named = fixture{}.parse({"--metrics-listen=localhost:9100"}).cfg;
+  EXPECT_EQ(named.metrics_host, "localhost");
+  fixture f;
+  f.env["SMART_METRICS_LISTEN"] = "127.0.0.1:9100";
+  EXPECT_TRUE(f.parse({"--metrics-listen="}).cfg.metrics_host.empty());  // a flag turns it off
 }
 
 TEST(Config, HelpAndVersion) {

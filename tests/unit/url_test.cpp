@@ -43,5 +43,16 @@ TEST(Url, RejectsWhatCannotBeAnUpstream) {
   }
 }
 
+TEST(Url, RedactsUserInformation) {
+  EXPECT_EQ(redact_userinfo("http://user:secret@host/api"), "http://***@host/api");
+  EXPECT_EQ(redact_userinfo("https://secret@host:8443"), "https://***@host:8443");
+  EXPECT_EQ(redact_userinfo("user:secret@host/x"), "***@host/x");
+  EXPECT_EQ(redact_userinfo("http://a:b@c@host/"), "http://***@host/");
+  // Nothing to hide: unchanged, including an '@' after the authority.
+  EXPECT_EQ(redact_userinfo("http://host/api?to=a@b"), "http://host/api?to=a@b");
+  EXPECT_EQ(redact_userinfo("5000"), "5000");
+  EXPECT_EQ(redact_userinfo(""), "");
+}
+
 }  // namespace
 }  // namespace smart::upstream

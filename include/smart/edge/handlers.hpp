@@ -35,8 +35,10 @@ response race_response(hedge::race_result& result, const api_plan& plan);
 // 503 overloaded, for requests past --max-inflight.
 response overloaded_response();
 
-// Responses of the non-API routes.
-response service_response(route r, bool ready, const metrics& m);
+// Responses of the non-API routes. /metrics serves a rendering at most
+// `metrics_cache` old (metrics::exposition()).
+response service_response(route r, bool ready, const metrics& m,
+                          std::chrono::milliseconds metrics_cache);
 
 response not_found_response();
 response method_not_allowed_response();

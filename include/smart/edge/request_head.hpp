@@ -1,9 +1,11 @@
 #pragma once
 // A request-head reader for Beast's HTTP/1.1 parser that keeps only what the
-// routes use (method, target, version, X-Request-Id): no header map is built,
+// routes use (method, target, version, X-Request-Id) and what the edge checks
+// (Host, Transfer-Encoding): no header map is built,
 // so reading a request allocates nothing once the strings have capacity.
 // Shared by the service's edge and the upstream simulator.
 
+#include "smart/edge/target.hpp"
 #include "smart/net.hpp"
 
 #include <cstdint>
@@ -31,6 +33,16 @@ class request_head final : public http::basic_parser<true> {
   [[nodiscard]] int version() const { return version_; }
   // Whether the request line was complete (to tell 414 from 431 on overflow).
   [[nodiscard]] bool has_request_line() const { return has_request_line_; }
+  // Host field lines received, and whether each value was well formed.
+  [[nodiscard]] int host_fields() const { return host_fields_; }
+  [[nodiscard]] bool host_valid() const { return host_valid_; }
+  // Whether a Transfer-Encoding field came at all, and whether its final
+  // coding is exactly "chunked". When it is not, the body's length cannot be
+  // known (RFC 9112 §6.3), but Beast may read the request as having no body
+  // (or, for a malformed list such as "chunked x", as chunked): this is the
+  // edge's own reading.
+  [[nodiscard]] bool has_transfer_encoding() const { return has_transfer_encoding_; }
+  [[nodiscard]] bool chunked_final() const { return chunked_final_; }
 
  private:
   void on_request_impl(http::verb method, beast::string_view method_str, beast::string_view target,
@@ -46,9 +58,22 @@ class request_head final : public http::basic_parser<true> {
   }
   void on_response_impl(int /*code*/, beast::string_view /*reason*/, int /*version*/,
                         error_code& /*ec*/) override {}
-  void on_field_impl(http::field /*name*/, beast::string_view name_string, beast::string_view value,
+  void on_field_impl(http::field name, beast::string_view name_string, beast::string_view value,
                      error_code& /*ec*/) override {
-    if (request_id_.empty() && beast::iequals(name_string, "x-request-id")) {
+    if (name == http::field::host) {
+      ++host_fields_;
+      host_valid_ = host_valid_ && valid_host({value.data(), value.size()});
+    } else if (name == http::field::transfer_encoding) {
+      has_transfer_encoding_ = true;
+      // The codings of all the fields form one list: the last field's last
+      // element is the final coding.
+      auto codings = std::string_view{value.data(), value.size()};
+      codings = codings.substr(codings.find_last_of(',') + 1);
+      const auto first = codings.find_first_not_of(" \t");
+      const auto last = codings.find_last_not_of(" \t");
+      chunked_final_ = first != std::string_view::npos &&
+                       beast::iequals(codings.substr(first, last - first + 1), "chunked");
+    } else if (request_id_.empty() && beast::iequals(name_string, "x-request-id")) {
       request_id_.assign(value.data(), value.size());
     }
   }
@@ -72,6 +97,10 @@ class request_head final : public http::basic_parser<true> {
   std::string_view method_text_ = "OTHER";
   int version_ = 11;
   bool has_request_line_ = false;
+  int host_fields_ = 0;
+  bool host_valid_ = true;
+  bool has_transfer_encoding_ = false;
+  bool chunked_final_ = false;
 };
 
 }  // namespace smart::edge

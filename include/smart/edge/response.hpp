@@ -3,6 +3,7 @@
 // Content-Length, the request id and a Date; bodies are JSON except for the
 // documentation page and the metrics.
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -13,12 +14,16 @@ inline constexpr std::string_view json_type = "application/json";
 struct response {
   unsigned status = 200;
   std::string_view content_type = json_type;
-  std::string body;              // the body, unless static_body is set
+  std::string body;              // the body, unless static_body or shared_body is set
   std::string_view static_body;  // a body that outlives the response (no copy)
-  std::string_view allow;        // 405: the Allow header
-  unsigned retry_after = 0;      // 503: Retry-After seconds when non-zero
+  std::shared_ptr<const std::string> shared_body;  // a body shared with other responses
+  std::string_view allow;                          // 405: the Allow header
+  unsigned retry_after = 0;                        // 503: Retry-After seconds when non-zero
 
   [[nodiscard]] std::string_view payload() const {
+    if (shared_body) {
+      return *shared_body;
+    }
     return static_body.empty() ? std::string_view{body} : static_body;
   }
 };

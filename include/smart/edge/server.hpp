@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 
 namespace boost::asio {
 class io_context;
@@ -19,18 +21,26 @@ class metrics;
 
 namespace smart::edge {
 
+// Which routes a listener answers; the others are 404 there.
+enum class listener_role {
+  all,    // every route, on --host/--port (when there is no --metrics-listen)
+  api,    // every route but /metrics, on --host/--port
+  admin,  // /metrics, /healthz and /readyz, on --metrics-listen
+};
+
 class server {
  public:
   // `attempt` runs one upstream attempt; cfg, m and tuning must outlive the
   // server.
   server(boost::asio::io_context& ioc, const config& cfg, metrics& m, hedge::attempt_fn attempt,
-         hedge::hedge_tuning& tuning);
+         hedge::hedge_tuning& tuning, listener_role role = listener_role::all);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  // Binds, listens and starts accepting. Throws std::system_error when the
-  // address cannot be bound.
+  // Binds, listens and starts accepting. Throws std::invalid_argument when
+  // the host name does not resolve (naming the option), std::system_error
+  // when the address cannot be bound.
   void start();
 
   // The bound port (useful with port 0).

@@ -25,4 +25,9 @@ struct url {
 // else (user info, fragments, other schemes, control characters) with a reason.
 boost::system::result<url, std::string> parse_url(std::string_view text);
 
+// `text` with the user information of a URL, if it has any, masked
+// ("http://user:secret@host/" -> "http://***@host/"): what an error message or
+// a log line may repeat of a value that was meant to be a URL.
+std::string redact_userinfo(std::string_view text);
+
 }  // namespace smart::upstream
