@@ -180,7 +180,8 @@ TEST(ConformanceHalfClose, AClientThatOnlyClosedItsSendingSideGetsItsAnswer) {
   upstream.fallback(reply::ok(400, R"({"time": 400})"));
   http_connection c{service.port(), 5s};
   c.get("/api/smart?timeout=2000");
-  c.shutdown_send();
+  ASSERT_TRUE(upstream.wait_until([&] { return upstream.requests() == 1; }));
+  c.shutdown_send();  // while the race runs
   const auto interim = c.read_response();
   ASSERT_TRUE(interim);
   EXPECT_EQ(interim->status, 100);
@@ -193,6 +194,25 @@ TEST(ConformanceHalfClose, AClientThatOnlyClosedItsSendingSideGetsItsAnswer) {
   EXPECT_EQ(service.metric("smart_upstream_attempts_total", {{"outcome", "cancelled"}}), 2);
   EXPECT_EQ(service.metric("smart_http_requests_total", {{"route", "/api/smart"}, {"code", "200"}}),
             1);
+}
+
+TEST(ConformanceHalfClose, AnEndOfStreamThatCameWithTheRequestIsSeenToo) {
+  // The end of stream may arrive with the request and be read with it; the
+  // race's watch still finds it, and the client still gets its answer.
+  fake_upstream upstream;
+  running_service service{test_config(upstream.url())};
+  upstream.fallback(reply::ok(200, R"({"time": 200})"));
+  for (int i = 0; i < 5; ++i) {
+    http_connection c{service.port(), 5s};
+    c.send_and_shutdown("GET /api/smart?timeout=2000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 100);  // the watch saw the end of stream
+    r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, R"({"time": 200})");
+  }
 }
 
 TEST(ConformanceHalfClose, PipelinedRequestsReadBeforeTheEndOfStreamAreAllAnswered) {
@@ -227,6 +247,23 @@ TEST(ConformanceHalfClose, AClientThatClosedTheWholeConnectionStillCancelsTheRac
   EXPECT_FALSE(upstream.wait_until([&] { return upstream.requests() > 1; }, 400ms));
   EXPECT_EQ(service.metric("smart_http_requests_total", {{"route", "/api/smart"}, {"code", "499"}}),
             1);
+}
+
+TEST(ConformanceHalfClose, AClientThatClosedRightAfterItsRequestCancelsTheRaceToo) {
+  // Its end of stream arrives with the request, before the watch starts.
+  fake_upstream upstream;
+  running_service service{test_config(upstream.url())};
+  upstream.fallback(reply::hang_up());
+  {
+    http_connection c{service.port()};
+    c.send_and_shutdown("GET /api/smart?timeout=10000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  EXPECT_TRUE(upstream.wait_until([&] { return upstream.closed_by_client() >= 1; }, 1s));
+  EXPECT_TRUE(upstream.wait_until([&] { return upstream.open_connections() == 0; }, 1s));
+  EXPECT_TRUE(eventually([&] {
+    return service.metric("smart_http_requests_total",
+                          {{"route", "/api/smart"}, {"code", "499"}}) == 1;
+  }));
 }
 
 TEST(ConformanceHalfClose, AnHttp10ClientsEndOfStreamIsItsDeparture) {

@@ -68,6 +68,14 @@ void http_connection::shutdown_send() {
   ::shutdown(fd_, SHUT_WR);
 }
 
+void http_connection::send_and_shutdown(const std::string& bytes) {
+  // Corked, the data and the FIN leave in one segment.
+  int on = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+  send(bytes);
+  ::shutdown(fd_, SHUT_WR);
+}
+
 void http_connection::send(const std::string& bytes) {
   sent_ = std::chrono::steady_clock::now();
   std::size_t done = 0;

@@ -35,6 +35,8 @@ class http_connection {
   void send(const std::string& bytes);
   // Closes the sending side (a half-close): the server sees an end of stream.
   void shutdown_send();
+  // Sends `bytes` and the end of stream in one TCP segment.
+  void send_and_shutdown(const std::string& bytes);
   // Sends "GET <target>" with the given extra header lines (each ending in \r\n).
   void get(const std::string& target, const std::string& extra_headers = "",
            const std::string& method = "GET");
