@@ -11,6 +11,7 @@ Measurements (see bench/README.md for the method):
   deadline     how late 504s are, 1,000 requests at once
   memory       RSS with 10,000 requests in flight and with 10,000 idle clients
   threads      throughput with --threads 1 and 2
+  scrape       CPU per request of /healthz and /metrics, with and without its cache
 """
 
 import argparse
@@ -200,13 +201,14 @@ class Bench:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         return p, port
 
-    def api(self, upstream_port, args=(), core=None):
+    def api(self, upstream_port, args=(), core=None, binary=None, fresh_metrics=True):
         port = free_port()
-        p = self.procs.start("api", [self.binary("smart-api"), "--host", "127.0.0.1",
-                                     "--port", str(port), "--upstream-url",
-                                     f"http://127.0.0.1:{upstream_port}/api/work",
-                                     "--log-file", "", "--access-log", "off"] + list(args),
-                             core)
+        cmd = [binary or self.binary("smart-api"), "--host", "127.0.0.1", "--port", str(port),
+               "--upstream-url", f"http://127.0.0.1:{upstream_port}/api/work",
+               "--log-file", "", "--access-log", "off"]
+        if fresh_metrics:
+            cmd += ["--metrics-cache-ms", "0"]  # counters are read right before and after runs
+        p = self.procs.start("api", cmd + list(args), core)
         wait_http(f"http://127.0.0.1:{port}/healthz")
         return p, port
 
@@ -536,6 +538,31 @@ http {{
         self.procs.stop(sim)
         self.results["threads"] = rows
 
+    # 6b. what a scrape of /metrics costs the service, with and without its cache ------
+    def scrape(self):
+        seconds = 1 if self.smoke else 5
+        sim, sim_port = self.sim(["--latency", "fixed:0", "--failures", "none"])
+        rows = []
+        for name, path, args in (("/healthz", "/healthz", []),
+                                 ("/metrics, rendered each time", "/metrics",
+                                  ["--metrics-cache-ms", "0"]),
+                                 ("/metrics, the default cache (1 s)", "/metrics",
+                                  ["--metrics-cache-ms", "1000"])):
+            # A flood of scrapes, as from a client hammering a public /metrics.
+            api, api_port = self.api(sim_port, ["--threads", "1"] + args, core=0)
+            url = f"http://127.0.0.1:{api_port}{path}"
+            wrk(url, 1, connections=4)
+            runs = []
+            for _ in range(1 if self.smoke else 3):
+                cpu0 = cpu_seconds(api.pid)
+                res = wrk(url, seconds, connections=4)
+                runs.append(1e6 * (cpu_seconds(api.pid) - cpu0) / max(res["requests"], 1))
+            self.procs.stop(api)
+            rows.append({"endpoint": name, "cpu_us_per_request": statistics.median(runs),
+                         "runs": runs})
+        self.procs.stop(sim)
+        self.results["scrape"] = rows
+
     # 7. hedging refinements: tail latency against extra upstream load ----------------
     def tuning(self):
         seconds = 3 if self.smoke else 25
@@ -638,8 +665,8 @@ http {{
         }
 
     def run(self, only):
-        steps = ["throughput", "latency", "hedging", "deadline", "memory", "threads", "tuning",
-                 "soak"]
+        steps = ["throughput", "latency", "hedging", "deadline", "memory", "threads", "scrape",
+                 "tuning", "soak"]
         try:
             for step in steps:
                 if (only and step not in only) or (not only and step == "soak"

@@ -433,6 +433,21 @@ def write(r, out):
         for row in r["threads"]:
             lines.append(f"| {row['threads']} | {fmt(row['rps_median'])} |")
         lines += [""]
+    if "scrape" in r:
+        lines += [
+            "## What a scrape costs",
+            "",
+            "`wrk -t1 -c4` on one endpoint at a time, the service with `--threads 1` on core 0; "
+            "the service's CPU time (user + system, from `/proc`) over the requests it answered, "
+            "median of the runs. `/metrics` renders every series it has; with its cache, one "
+            "rendering serves every scrape for `--metrics-cache-ms`.",
+            "",
+            "| endpoint | service CPU per request |",
+            "|---|---:|",
+        ]
+        for row in r["scrape"]:
+            lines.append(f"| {row['endpoint']} | {row['cpu_us_per_request']:.1f} µs |")
+        lines += [""]
     if "tuning" in r:
         tu = r["tuning"]
         lines += [
