@@ -2,8 +2,8 @@
 # Dry run of the rendered bootstrap (user data) for each role, twice, with the
 # system commands it calls (apt-get, docker, git, systemctl, swapon, ...)
 # replaced by stubs that record their arguments, and every path it writes moved
-# into a scratch folder. Checks the files it writes (compose.env, grafana.env
-# and its mode, the systemd unit, the fleet's Prometheus configuration), the
+# into a scratch folder. Checks the files it writes (compose.env, .env and its
+# mode, the systemd unit, the fleet's Prometheus configuration), the
 # commands it runs for each role, and that a second run adds nothing twice.
 #
 #   tests/terraform/bootstrap_dry_run.sh RENDERED_DIR
@@ -31,7 +31,7 @@ lacks() { ! grep -qF -- "$2" "$1"; }
 count_is() { [[ $(grep -cF -- "$2" "$1") == "$3" ]]; }
 starts_is() { [[ $(grep -c "^$2" "$1") == "$3" ]]; } # lines of $1 starting with $2 (a regex): $3
 mode_is() { [[ $(stat -c %a "$1") == "$2" ]]; }
-no_temporary_files() { [[ -z $(find "$@" \( -name '*.new' -o -name '.grafana.env.*' \) -print) ]]; }
+no_temporary_files() { [[ -z $(find "$@" \( -name '*.new' -o -name '.env.*' \) -print) ]]; }
 
 make_stubs() { # make_stubs DIR: the commands the bootstrap runs, recording to $DIR/calls
   local dir=$1
@@ -119,7 +119,7 @@ for role in single service service-upstream monitoring; do
   check "a copy of the bootstrap is kept" test -x "$root/sbin/smart-api-bootstrap"
   check "compose.env: the service's threads are the vCPUs" has "$env" "SMART_THREADS=$(nproc)"
   check "compose.env: the revision" has "$env" "REVISION=0123456789ab"
-  check "grafana.env is readable by root only" mode_is "$root/src/grafana.env" 600
+  check ".env is readable by root only" mode_is "$root/src/.env" 600
   check "the unit is a oneshot that stays active" has "$unit" "RemainAfterExit=yes"
   check "the unit starts the stack with docker compose up -d" has "$unit" "ExecStart=/usr/bin/docker compose up -d"
   check "the unit stops it with docker compose stop" has "$unit" "ExecStop=/usr/bin/docker compose stop"
@@ -138,13 +138,13 @@ for role in single service service-upstream monitoring; do
   case $role in
     single)
       check "the whole stack starts" has "$env" "SMART_API_UP_ARGS=''"
-      check "grafana.env: the admin password" has "$root/src/grafana.env" "GF_SECURITY_ADMIN_PASSWORD='sample-password-1234'"
+      check ".env: the admin password" has "$root/src/.env" "GRAFANA_ADMIN_PASSWORD='sample-password-1234'"
       check "Prometheus and Grafana are pulled" has "$calls" "docker compose pull --quiet prometheus grafana"
       check "the repository's Prometheus configuration is used" has_line "$env" "COMPOSE_FILE=$root/src/docker-compose.yml"
       ;;
     service)
       check "the api and the simulator start" has "$env" "SMART_API_UP_ARGS='api upstream-sim'"
-      check "grafana.env: no password" lacks "$root/src/grafana.env" "GF_SECURITY_ADMIN_PASSWORD"
+      check ".env: no password" lacks "$root/src/.env" "GRAFANA_ADMIN_PASSWORD"
       check "nothing is pulled" lacks "$calls" "docker compose pull"
       ;;
     service-upstream)
@@ -161,7 +161,7 @@ for role in single service service-upstream monitoring; do
       check "alerts.yml: the repository's rules" cmp -s prometheus/alerts.yml "$root/etc/smart-api/prometheus/alerts.yml"
       check "Prometheus reads the written configuration" has "$root/etc/smart-api/compose.aws.yml" "--config.file=/etc/prometheus-aws/prometheus.yml"
       check "promtool checks it" has "$calls" "docker compose run --rm --no-deps --entrypoint promtool prometheus check config"
-      check "grafana.env: the admin password" has "$root/src/grafana.env" "GF_SECURITY_ADMIN_PASSWORD='sample-password-1234'"
+      check ".env: the admin password" has "$root/src/.env" "GRAFANA_ADMIN_PASSWORD='sample-password-1234'"
       ;;
   esac
   check "the password is not in the log" lacks "$root/smart-api-bootstrap.log" "sample-password-1234"
