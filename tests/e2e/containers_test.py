@@ -477,7 +477,8 @@ class HealthChecks(threading.Thread):
 
     def stop(self):
         self.stopped.set()
-        self.join(timeout=30)
+        if self.is_alive():
+            self.join(timeout=30)
 
 
 def health_status(podman, container):
@@ -758,9 +759,13 @@ def main():
         except Exception:  # noqa: BLE001 - the diagnosis must not hide the failure
             pass
     finally:
-        checks.stop()
-        remove_everything(podman)
-        podman.stop_service()
+        # Each step on its own, so that one failing does not leave the next undone.
+        for step in (checks.stop, lambda: remove_everything(podman), podman.stop_service):
+            try:
+                step()
+            except Exception as e:  # noqa: BLE001 - report it and go on cleaning up
+                log(f"cleaning up: {e}")
+                ok = False
         shutil.rmtree(work, ignore_errors=True)
     for what, seconds in timings.items():
         log(f"time: {what} {seconds:.0f} s")
