@@ -210,6 +210,10 @@ runroot = "{state}/storage"
     def __call__(self, *args, **kwargs):
         return run(["podman", *args], env=self.env, **kwargs)
 
+    def succeeds(self, *args):
+        return subprocess.run(["podman", *args], env=self.env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode == 0
+
     def start_service(self):
         def die_with_parent():  # the service stops if this test is killed
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -448,6 +452,26 @@ def check_images(images, config):
             "with a health check")
 
 
+def check_image_health(podman, config):
+    """Each built image run alone, with the HEALTHCHECK of its Dockerfile (the compose
+    file has checks of its own): it must turn healthy."""
+    for name, service in config["services"].items():
+        if not service.get("build"):
+            continue
+        container = f"{PROJECT}_{name}_alone"
+        # No network: the check asks 127.0.0.1; the api's upstream only needs to resolve.
+        podman("run", "--detach", "--name", container, "--network", "none",
+               "--label", f"com.docker.compose.project={PROJECT}",
+               "--env", "SMART_UPSTREAM_URL=http://127.0.0.1:9/api/work", service["image"],
+               quiet=True)
+        started = time.monotonic()
+        wait_for(f"the HEALTHCHECK of {service['image']} to pass",
+                 lambda: podman.succeeds("healthcheck", "run", container), 30)
+        log(f"image {service['image']} alone: its HEALTHCHECK passes "
+            f"({time.monotonic() - started:.1f} s after start)")
+        podman("rm", "--force", "--time", "5", container, quiet=True)
+
+
 def ports_free(*ports):
     for port in ports:
         with socket.socket() as s:
@@ -472,8 +496,7 @@ class HealthChecks(threading.Thread):
     def run(self):
         while not self.stopped.wait(HEALTH_CHECK_PERIOD):
             for name in self.podman.containers("status=running"):
-                subprocess.run(["podman", "healthcheck", "run", name], env=self.podman.env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                self.podman.succeeds("healthcheck", "run", name)
 
     def stop(self):
         self.stopped.set()
@@ -505,9 +528,10 @@ def metrics_value(text, name):
 
 def check_api(podman, compose_config, rev):
     # The request of the README, answered by the simulator service.
-    upstream = podman.inspect(podman.container("api"))["Config"]["Env"]
-    if "SMART_UPSTREAM_URL=http://upstream-sim:9000/api/work" not in upstream:
-        raise Failure(f"the api does not call the simulator service: {upstream}")
+    env = dict(e.partition("=")[::2] for e in podman.inspect(podman.container("api"))["Config"]["Env"])
+    if env.get("SMART_UPSTREAM_URL") != "http://upstream-sim:9000/api/work":
+        raise Failure(f"the api calls {env.get('SMART_UPSTREAM_URL')}, not the simulator service "
+                      "(http://upstream-sim:9000/api/work)")
     for attempt in range(1, 6):  # the simulator fails about 1 request in 100 on purpose
         status, _, body = http_get(API + "/api/smart?timeout=1500")
         if status == 200:
@@ -550,12 +574,18 @@ def check_prometheus():
                                    + urllib.parse.urlencode({"query": expr}))
         return json.loads(body)["data"]["result"] if status == 200 else []
 
-    wait_for("Prometheus to scrape the api (up == 1)",
-             lambda: query('up{job="smart-api"} == 1'), timeout=60)
-    _, _, body = http_get(PROMETHEUS + "/api/v1/targets")
-    targets = [t for t in json.loads(body)["data"]["activeTargets"]
-               if t["labels"].get("job") == "smart-api"]
-    urls = [t["scrapeUrl"] for t in targets]
+    def targets():
+        _, _, body = http_get(PROMETHEUS + "/api/v1/targets")
+        return [t for t in json.loads(body)["data"]["activeTargets"]
+                if t["labels"].get("job") == "smart-api"]
+
+    try:  # six scrape intervals
+        wait_for("Prometheus to scrape the api (up == 1)",
+                 lambda: query('up{job="smart-api"} == 1'), timeout=30)
+    except Failure as e:
+        seen = [f"{t['scrapeUrl']}: {t['health']} {t.get('lastError', '')}" for t in targets()]
+        raise Failure(f"{e}; the smart-api targets: {seen}") from e
+    urls = [t["scrapeUrl"] for t in targets()]
     if urls != ["http://api:8000/metrics"]:
         raise Failure(f"Prometheus scrapes {urls}, not the api by its service name")
     series = wait_for("smart_ series in Prometheus", lambda: query(
@@ -724,6 +754,7 @@ def main():
         images = build_images(podman, config)
         timings["images"] = time.monotonic() - t
         check_images(images, config)
+        check_image_health(podman, config)
 
         t = time.monotonic()
         ports_free(8000, 9090)
@@ -752,10 +783,14 @@ def main():
     except Failure as e:
         log(f"FAILED: {e}")
         try:
-            for service in SERVICES:
-                for name in podman.containers(f"label=com.docker.compose.service={service}"):
-                    log(f"--- last lines of {name}:\n"
-                        + podman("logs", "--tail", "20", name, check=False, quiet=True))
+            for name in podman.containers():
+                state = podman.inspect(name)["State"]
+                checked = state.get("Health") or state.get("Healthcheck") or {}
+                last = (checked.get("Log") or [{}])[-1]
+                log(f"--- {name}: {state['Status']}, health {checked.get('Status', 'none')}"
+                    + (f" (last check: exit {last.get('ExitCode')}, {last.get('Output', '').strip()!r})"
+                       if last else "") + "; its last lines:\n"
+                    + podman("logs", "--tail", "20", name, check=False, quiet=True))
         except Exception:  # noqa: BLE001 - the diagnosis must not hide the failure
             pass
     finally:
