@@ -10,7 +10,8 @@ Docker (see the README's Testing section for why each step is so):
     reached), or takes them from the store when they were made the same way;
  3. builds every image the compose file builds, from the Dockerfile as it is
     (`podman build --format docker`, the targets, tags and arguments that
-    `docker-compose config` gives), and a stand-in for prom/prometheus;
+    `docker-compose config` gives), and a stand-in for prom/prometheus; each
+    built image must pass its own HEALTHCHECK when run alone;
  4. brings the stack up with `docker-compose` against that API, Grafana left
     out (it cannot be had here), and runs the containers' health checks;
  5. checks the running containers: the API through the published port, health,
@@ -60,7 +61,7 @@ API, PROMETHEUS = "http://127.0.0.1:8000", "http://127.0.0.1:9090"
 # The base images the Dockerfile starts from, and how this test makes them.
 BASE_TAGS = ["docker.io/library/debian:bookworm-slim", "docker.io/library/debian:bookworm"]
 BASE_SUITE = "bookworm"
-BASE_RECIPE = "debootstrap minbase, slim, 1"  # change it when make_base_image() changes
+BASE_RECIPE = "debootstrap minbase, slim, 1"  # change it when base_image() changes
 BASE_MAX_AGE_DAYS = 30
 BASE_LABEL = "org.smart-api.e2e.base"
 
@@ -272,11 +273,13 @@ runroot = "{state}/storage"
 
 
 def debian_sources():
-    """The machine's Debian archive entries for the suite, as (URI, suites, components)."""
+    """The machine's Debian archive entries for the suite, as (URI, suites, components):
+    those of the suite's names with Debian's components (another vendor's repository
+    for the same release would need a key the base image does not have)."""
     files = [Path("/etc/apt/sources.list")] + sorted(Path("/etc/apt/sources.list.d").glob("*"))
     entries = []
     for path in files:
-        if not path.is_file() or path.suffix not in (".list", ".sources", ""):
+        if not path.is_file() or path.suffix not in (".list", ".sources"):
             continue
         text = path.read_text()
         if path.suffix == ".sources":
@@ -292,8 +295,10 @@ def debian_sources():
                 if len(words) >= 3 and words[0] == "deb":
                     entries.append((words[1], [words[2]], words[3:]))
     ours = {BASE_SUITE, f"{BASE_SUITE}-updates", f"{BASE_SUITE}-security", f"{BASE_SUITE}-backports"}
+    debian = {"main", "contrib", "non-free", "non-free-firmware"}
     entries = [(uri, [s for s in suites if s in ours], comps)
-               for uri, suites, comps in entries if set(suites) & ours]
+               for uri, suites, comps in entries
+               if set(suites) & ours and comps and set(comps) <= debian]
     if not any(BASE_SUITE in suites for _, suites, _ in entries):
         raise Failure(f"no Debian {BASE_SUITE} archive in /etc/apt/sources.list*: debootstrap "
                       "needs the machine's mirror")
@@ -412,7 +417,7 @@ def revision():
 
 def build_images(podman, config):
     """Builds what the compose file builds, as `docker-compose build` would, and the
-    stand-in for prom/prometheus. Returns {image: size in bytes}."""
+    stand-in for prom/prometheus. Returns {image: its inspect data}."""
     built = {}
     services = [(name, s) for name, s in config["services"].items() if s.get("build")]
     if not services:
@@ -439,7 +444,7 @@ def build_images(podman, config):
 
 
 def check_images(images, config):
-    for name, service in config["services"].items():
+    for service in config["services"].values():
         if not service.get("build"):
             continue
         image = images[service["image"]]
