@@ -22,10 +22,12 @@ COPY . .
 # The source revision for smart_build_info (.git is not in the build context):
 #   docker build --build-arg REVISION=$(git rev-parse --short=12 HEAD) .
 ARG REVISION=unknown
-# ccache would only fill a layer that is thrown away: off here. The binaries are
-# stripped on the way out (the release preset keeps debug info).
-RUN cmake --preset release -DSMART_BUILD_TESTS=OFF -DSMART_USE_CCACHE=OFF \
-      -DSMART_REVISION="${REVISION}" \
+# Only the two programs are built: the tests and the benchmark are not in the
+# build context (.dockerignore), and ccache would only fill a layer that is
+# thrown away. The binaries are stripped on the way out (the release preset
+# keeps debug info).
+RUN cmake --preset release -DSMART_BUILD_TESTS=OFF -DSMART_BUILD_BENCH=OFF \
+      -DSMART_USE_CCACHE=OFF -DSMART_REVISION="${REVISION}" \
  && cmake --build --preset release --target smart-api upstream-sim \
  && install -D -m 0755 -s build/release/smart-api /out/smart-api \
  && install -D -m 0755 -s build/release/upstream-sim /out/upstream-sim

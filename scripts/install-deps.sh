@@ -16,9 +16,12 @@ packages=(
 )
 if [[ ${1:-} == --tools ]]; then
   # --no-install-recommends matters: docker-compose would otherwise pull in a
-  # whole Docker engine, prometheus a node exporter.
+  # whole Docker engine, prometheus a node exporter. The container test builds
+  # the images with podman (runc: crun fails on cgroups v1), makes the base
+  # image with debootstrap, and needs the dnsname plugin for service names.
   packages+=(python3 prometheus docker-compose shellcheck chromium wrk nginx gnuplot-nox
-             clang clang-format libclang-rt-14-dev)
+             clang clang-format libclang-rt-14-dev
+             podman runc debootstrap golang-github-containernetworking-plugin-dnsname)
   # Node.js may come from elsewhere (a newer release); only install Debian's
   # when there is none.
   command -v node >/dev/null || packages+=(nodejs)

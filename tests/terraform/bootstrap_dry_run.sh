@@ -2,9 +2,11 @@
 # Dry run of the rendered bootstrap (user data) for each role, twice, with the
 # system commands it calls (apt-get, docker, git, systemctl, swapon, ...)
 # replaced by stubs that record their arguments, and every path it writes moved
-# into a scratch folder. Checks the files it writes (compose.env, grafana.env
-# and its mode, the systemd unit, the fleet's Prometheus configuration), the
-# commands it runs for each role, and that a second run adds nothing twice.
+# into a scratch folder. Checks the files it writes (compose.env, .env and its
+# mode, the systemd unit, the fleet's Prometheus configuration), the commands
+# it runs for each role, and that a second run adds nothing twice. The compose
+# commands must be the README's "On a server" steps: exactly those for the
+# whole stack (single), the same restricted to its services for the others.
 #
 #   tests/terraform/bootstrap_dry_run.sh RENDERED_DIR
 #
@@ -31,7 +33,59 @@ lacks() { ! grep -qF -- "$2" "$1"; }
 count_is() { [[ $(grep -cF -- "$2" "$1") == "$3" ]]; }
 starts_is() { [[ $(grep -c "^$2" "$1") == "$3" ]]; } # lines of $1 starting with $2 (a regex): $3
 mode_is() { [[ $(stat -c %a "$1") == "$2" ]]; }
-no_temporary_files() { [[ -z $(find "$@" \( -name '*.new' -o -name '.grafana.env.*' \) -print) ]]; }
+no_temporary_files() { [[ -z $(find "$@" \( -name '*.new' -o -name '.env.*' \) -print) ]]; }
+
+# The compose commands of the README's "On a server" steps, comments dropped.
+readme_compose_steps() { # readme_compose_steps README
+  awk '/^### On a server/ { section = 1; next }
+       section && /^```sh/ { block = 1; next }
+       block && /^```/ { exit }
+       block' "$1" | sed -e 's/[[:space:]]*#.*$//' | grep '^docker compose '
+}
+# The compose commands of a dry run, in order and each once (the second run
+# repeats the first), then the unit's start and stop with the role's services.
+bootstrap_compose_steps() { # bootstrap_compose_steps CALLS UNIT UP_ARGS
+  grep '^docker compose ' "$1" | grep -v '^docker compose version' | awk '!seen[$0]++'
+  sed -n -e 's#^ExecStart=/usr/bin/##p' -e 's#^ExecStop=/usr/bin/##p' "$2" |
+    sed "s# \$SMART_API_UP_ARGS\$#${3:+ $3}#"
+}
+# A command without its service names and --no-deps: what a partial stack
+# shares with the whole one.
+compose_services=$(awk '/^services:/ { s = 1; next } /^[^ #]/ { s = 0 }
+                        s && /^  [A-Za-z0-9_-]+:$/ { sub(":", ""); print $1 }' docker-compose.yml)
+shape() {
+  local service
+  sed -e 's/ --no-deps//g' | while read -r line; do
+    for service in $compose_services; do
+      line=$(sed -E "s/ $service( |\$)/\1/g" <<<"$line")
+    done
+    echo "$line"
+  done | awk '!seen[$0]++'
+}
+same_steps() { # same_steps README_STEPS BOOTSTRAP_STEPS: identical lists, else a diff
+  diff -u --label README --label bootstrap "$1" "$2"
+}
+same_shape() { # same_shape README_STEPS BOOTSTRAP_STEPS: each bootstrap step is a README one for fewer services
+  local missing
+  # The monitoring host also checks its own Prometheus configuration with
+  # `docker compose run ... promtool`, a step the README's whole stack has no need of.
+  missing=$(grep -v '^docker compose run ' "$2" | shape | grep -vxF -f <(shape <"$1") || true)
+  if [[ -n $missing ]]; then
+    echo "not among the README's steps: $missing"
+    return 1
+  fi
+}
+
+readme_steps=$(mktemp)
+single_steps=$(mktemp)
+service_steps=$(mktemp)
+mutated=$(mktemp)
+trap 'rm -f "$readme_steps" "$single_steps" "$service_steps" "$mutated"' EXIT
+readme_compose_steps README.md >"$readme_steps" || true
+if [[ ! -s $readme_steps ]]; then
+  echo "FAIL README.md: no docker compose commands in the first sh block under '### On a server'"
+  exit 1
+fi
 
 make_stubs() { # make_stubs DIR: the commands the bootstrap runs, recording to $DIR/calls
   local dir=$1
@@ -119,7 +173,8 @@ for role in single service service-upstream monitoring; do
   check "a copy of the bootstrap is kept" test -x "$root/sbin/smart-api-bootstrap"
   check "compose.env: the service's threads are the vCPUs" has "$env" "SMART_THREADS=$(nproc)"
   check "compose.env: the revision" has "$env" "REVISION=0123456789ab"
-  check "grafana.env is readable by root only" mode_is "$root/src/grafana.env" 600
+  check ".env is readable by root only" mode_is "$root/src/.env" 600
+  bootstrap_compose_steps "$calls" "$unit" "$(sed -n "s/^SMART_API_UP_ARGS='\(.*\)'$/\1/p" "$env")" >"$root/steps"
   check "the unit is a oneshot that stays active" has "$unit" "RemainAfterExit=yes"
   check "the unit starts the stack with docker compose up -d" has "$unit" "ExecStart=/usr/bin/docker compose up -d"
   check "the unit stops it with docker compose stop" has "$unit" "ExecStop=/usr/bin/docker compose stop"
@@ -138,13 +193,15 @@ for role in single service service-upstream monitoring; do
   case $role in
     single)
       check "the whole stack starts" has "$env" "SMART_API_UP_ARGS=''"
-      check "grafana.env: the admin password" has "$root/src/grafana.env" "GF_SECURITY_ADMIN_PASSWORD='sample-password-1234'"
-      check "Prometheus and Grafana are pulled" has "$calls" "docker compose pull --quiet prometheus grafana"
+      check ".env: the admin password" has "$root/src/.env" "GRAFANA_ADMIN_PASSWORD='sample-password-1234'"
+      check "Prometheus and Grafana are pulled" has "$calls" "docker compose pull --ignore-buildable"
+      check "the compose commands are the README's, in its order" same_steps "$readme_steps" "$root/steps"
+      cp "$root/steps" "$single_steps"
       check "the repository's Prometheus configuration is used" has_line "$env" "COMPOSE_FILE=$root/src/docker-compose.yml"
       ;;
     service)
       check "the api and the simulator start" has "$env" "SMART_API_UP_ARGS='api upstream-sim'"
-      check "grafana.env: no password" lacks "$root/src/grafana.env" "GF_SECURITY_ADMIN_PASSWORD"
+      check ".env: no password" lacks "$root/src/.env" "GRAFANA_ADMIN_PASSWORD"
       check "nothing is pulled" lacks "$calls" "docker compose pull"
       ;;
     service-upstream)
@@ -161,12 +218,30 @@ for role in single service service-upstream monitoring; do
       check "alerts.yml: the repository's rules" cmp -s prometheus/alerts.yml "$root/etc/smart-api/prometheus/alerts.yml"
       check "Prometheus reads the written configuration" has "$root/etc/smart-api/compose.aws.yml" "--config.file=/etc/prometheus-aws/prometheus.yml"
       check "promtool checks it" has "$calls" "docker compose run --rm --no-deps --entrypoint promtool prometheus check config"
-      check "grafana.env: the admin password" has "$root/src/grafana.env" "GF_SECURITY_ADMIN_PASSWORD='sample-password-1234'"
+      check ".env: the admin password" has "$root/src/.env" "GRAFANA_ADMIN_PASSWORD='sample-password-1234'"
       ;;
   esac
+  if [[ $role != single ]]; then
+    check "the compose commands are the README's, for this role's services" same_shape "$readme_steps" "$root/steps"
+  fi
+  if [[ $role == service ]]; then
+    cp "$root/steps" "$service_steps"
+  fi
   check "the password is not in the log" lacks "$root/smart-api-bootstrap.log" "sample-password-1234"
   rm -rf "$root"
 done
+
+echo "-- the comparison with the README catches a difference"
+not() { ! "$@" >/dev/null; }
+differs() { # differs DESCRIPTION SED-SCRIPT: the README's steps, edited so, must no longer match
+  sed -e "$2" "$readme_steps" >"$mutated"
+  check "$1" not same_steps "$mutated" "$single_steps"
+}
+differs "a step left out of the README" "\$d"
+differs "a flag changed in the README" 's/ --no-build/ --build/'
+differs "two steps swapped in the README" '1{h;d};2{G}'
+sed -e 's/ --no-build/ --build/' "$readme_steps" >"$mutated"
+check "a fleet step that the README lacks" not same_shape "$mutated" "$service_steps"
 
 if ((failures)); then
   echo "bootstrap dry run: $failures check(s) failed"

@@ -457,7 +457,7 @@ class Checker:
             ("WantedBy=multi-user.target", "a unit wanted by multi-user.target"),
             ("docker compose up -d", "docker compose up -d"),
             ("/swapfile", "a swap file"),
-            ("grafana.env", "grafana.env"),
+            ("GRAFANA_ADMIN_PASSWORD=", "Grafana's password for Compose (.env)"),
         ):
             if needle not in text:
                 self.fail(f"templates/{path.name}", f"the bootstrap must have {why} ({needle!r} not found)")
