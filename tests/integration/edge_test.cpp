@@ -132,7 +132,9 @@ TEST_F(Edge, ManyIdleConnectionsDoNotDelayARealRequest) {
   upstream.fallback(reply::ok(1));
   const auto r = get(service.port(), "/api/smart?timeout=1000");
   EXPECT_EQ(r.status, 200);
-  EXPECT_LT(millis(r.elapsed), 200ms);
+  // Per-connection work on a request's path would cost seconds here; a
+  // sanitizer build on a busy machine takes up to a few hundred ms anyway.
+  EXPECT_LT(millis(r.elapsed), 600ms);
 }
 
 TEST(EdgeLimits, ConnectionsPastTheCapAreAnswered503AndClosed) {

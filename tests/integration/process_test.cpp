@@ -54,7 +54,8 @@ TEST_F(Program, AnInvalidValueExitsTwoNamingTheOption) {
 
 TEST_F(Program, SigtermAnswersEveryRequestInFlightThenExitsZero) {
   fake_upstream upstream;
-  upstream.fallback(reply::ok(800, R"({"time": 800})"));
+  // Long enough for all 300 to be in flight at once, even under a sanitizer.
+  upstream.fallback(reply::ok(2500, R"({"time": 2500})"));
   child_process api{binary,
                     {"--host", "127.0.0.1", "--port", "0", "--upstream-url", upstream.url(),
                      "--log-file=", "--access-log", "off", "--threads", "2", "--hedge-count", "0",

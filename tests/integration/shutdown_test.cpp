@@ -19,7 +19,9 @@ using namespace std::chrono_literals;
 TEST(Shutdown, InFlightRequestsAreAnsweredAndNewConnectionsRefused) {
   fake_upstream upstream;
   running_service service{test_config(upstream.url())};
-  upstream.fallback(reply::ok(400, R"({"time": 400})"));
+  // Long enough that no answer leaves before the shutdown begins, even under
+  // a sanitizer (those would rightly keep the connection open).
+  upstream.fallback(reply::ok(1500, R"({"time": 1500})"));
 
   std::vector<std::future<http_response>> inflight;
   for (int i = 0; i < 50; ++i) {
