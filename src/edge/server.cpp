@@ -4,12 +4,12 @@
 #include "smart/edge/handlers.hpp"
 #include "smart/edge/request_head.hpp"
 #include "smart/edge/request_id.hpp"
+#include "smart/edge/stats.hpp"
 #include "smart/edge/target.hpp"
 #include "smart/hedge/tuning.hpp"
-#include "smart/http_feed.hpp"
-#include "smart/metrics.hpp"
+#include "smart/io/http_feed.hpp"
+#include "smart/io/tracked_read.hpp"
 #include "smart/net.hpp"
-#include "smart/tracked_read.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -201,12 +201,13 @@ struct session : std::enable_shared_from_this<session> {
 };
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
-  impl(net::io_context& context, const config& c, metrics& mx, hedge::attempt_fn fn,
-       hedge::hedge_tuning& t, listener_role r)
+  impl(net::io_context& context, const config& c, edge_stats& stats, hedge::race_stats& rs,
+       hedge::attempt_fn fn, hedge::hedge_tuning& t, listener_role r)
       : ioc{context},
         cfg{c},
         role{r},
-        m{mx},
+        m{stats},
+        race_stats{rs},
         attempt{std::move(fn)},
         tuning{t},
         strand{net::make_strand(context)},
@@ -238,7 +239,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   net::io_context& ioc;
   const config& cfg;
   listener_role role;
-  metrics& m;
+  edge_stats& m;
+  hedge::race_stats& race_stats;
   hedge::attempt_fn attempt;
   hedge::hedge_tuning& tuning;
 
@@ -472,8 +474,8 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
   raced = true;  // from here on, serve_one() owes the race a finish_race()
   if (s.buffer.size() > 0) {
     // A pipelined request is already buffered: the client is there.
-    race =
-        co_await hedge::decide_race(s.race, policy, start, deadline, attempt, m, nullptr, &tuning);
+    race = co_await hedge::decide_race(s.race, policy, start, deadline, attempt, race_stats,
+                                       nullptr, &tuning);
   } else {
     // Race the attempts against the client's connection: if the client goes
     // away, the race is aborted and its attempts stopped. The race starts the
@@ -496,8 +498,8 @@ net::awaitable<response> server::impl::handle_api(session& s, route r, std::stri
         }
       }
     } watch_guard{s, abort};
-    race =
-        co_await hedge::decide_race(s.race, policy, start, deadline, attempt, m, &abort, &tuning);
+    race = co_await hedge::decide_race(s.race, policy, start, deadline, attempt, race_stats, &abort,
+                                       &tuning);
   }
   if (race.decided == hedge::verdict::pending) {
     client_gone = true;
@@ -684,9 +686,11 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
 
 // ---------------------------------------------------------------------------
 
-server::server(net::io_context& ioc, const config& cfg, metrics& m, hedge::attempt_fn attempt,
+server::server(net::io_context& ioc, const config& cfg, edge_stats& stats,
+               hedge::race_stats& race_stats, hedge::attempt_fn attempt,
                hedge::hedge_tuning& tuning, listener_role role)
-    : impl_{std::make_shared<impl>(ioc, cfg, m, std::move(attempt), tuning, role)} {}
+    : impl_{std::make_shared<impl>(ioc, cfg, stats, race_stats, std::move(attempt), tuning, role)} {
+}
 
 server::~server() = default;
 

@@ -2,7 +2,6 @@
 
 #include "smart/hedge/tuning.hpp"
 
-#include "smart/metrics.hpp"
 #include "smart/net.hpp"
 
 #include <algorithm>
@@ -75,7 +74,7 @@ struct race_workspace::state {
   }
 
   net::steady_timer wake;
-  metrics* stats = nullptr;
+  race_stats* stats = nullptr;
   hedge_tuning* tuning = nullptr;
   // Whether this race teaches the adaptive delay: only a hedged race's
   // attempt 1, which started alone, is a fair sample of the upstream.
@@ -103,8 +102,8 @@ bool race_workspace::busy() const {
 }
 
 net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
-                                        time_point deadline, const attempt_fn& attempt, metrics& m,
-                                        race_abort* abort, hedge_tuning* tuning) {
+                                        time_point deadline, const attempt_fn& attempt,
+                                        race_stats& m, race_abort* abort, hedge_tuning* tuning) {
   assert(p.total_attempts() <= max_attempts);
   // Cancellation (the client left) is observed on the wake-up wait below and
   // must not turn the awaits into exceptions.
@@ -292,7 +291,7 @@ net::awaitable<void> finish_race(race_workspace& ws) {
 }
 
 net::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point start,
-                                     time_point deadline, const attempt_fn& attempt, metrics& m,
+                                     time_point deadline, const attempt_fn& attempt, race_stats& m,
                                      race_abort* abort) {
   auto result = co_await decide_race(ws, p, start, deadline, attempt, m, abort);
   co_await finish_race(ws);

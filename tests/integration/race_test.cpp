@@ -4,10 +4,9 @@
 
 #include "smart/hedge/race.hpp"
 #include "smart/hedge/tuning.hpp"
-#include "smart/metrics.hpp"
 #include "smart/net.hpp"
 
-#include "service_fixture.hpp"
+#include "counting_stats.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,6 +19,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ms = std::chrono::milliseconds;
+using testing::counting_stats;
 using upstream::outcome;
 
 struct scripted {
@@ -81,7 +81,7 @@ struct run_result {
   ms took;
 };
 
-run_result run(scripted& script, policy p, ms timeout, metrics& m,
+run_result run(scripted& script, policy p, ms timeout, counting_stats& m,
                std::optional<ms> client_leaves = std::nullopt, race_abort* abort = nullptr) {
   net::io_context ioc;
   attempt_fn fn = script.fn();
@@ -113,7 +113,7 @@ run_result run(scripted& script, policy p, ms timeout, metrics& m,
 }
 
 TEST(Race, HedgesAtTheDelayAndCancelsTheLosersWhenAttemptOneWins) {
-  metrics m;
+  counting_stats m;
   scripted s{{{600ms, outcome::success, R"({"time": 600})"},
               {5000ms, outcome::success},
               {5000ms, outcome::success}}};
@@ -130,24 +130,22 @@ TEST(Race, HedgesAtTheDelayAndCancelsTheLosersWhenAttemptOneWins) {
   EXPECT_GE(s.when(2, "cancelled"), s.when(1, "finish"));
   EXPECT_GE(s.when(3, "cancelled"), s.when(1, "finish"));
   EXPECT_LT(r.took, 1500ms);
-  EXPECT_EQ(testing::metric_value(m.render(), "smart_upstream_attempts_total",
-                                  {{"outcome", "cancelled"}}),
-            2);
+  EXPECT_EQ(m.attempts(outcome::cancelled), 2);
 }
 
 TEST(Race, EarlyFailureStartsTheHedgesAtOnce) {
-  metrics m;
+  counting_stats m;
   scripted s{{{20ms, outcome::http_error}, {30ms, outcome::success}, {5000ms, outcome::success}}};
   const auto r = run(s, policy::hedged(2, 300ms), 2000ms, m);
   EXPECT_EQ(r.race.decided, verdict::success);
   EXPECT_EQ(r.race.winner, 2);
   EXPECT_LT(s.when(2, "start"), 200ms);
   EXPECT_EQ(s.when(2, "start"), s.when(3, "start"));
-  EXPECT_EQ(testing::metric_value(m.render(), "smart_hedges_total", {{"reason", "failure"}}), 1);
+  EXPECT_EQ(m.hedges(hedge_reason::failure), 1);
 }
 
 TEST(Race, DeadlineCancelsEverythingAndCountsTimeouts) {
-  metrics m;
+  counting_stats m;
   scripted s{{{5000ms, outcome::success}, {5000ms, outcome::success}, {5000ms, outcome::success}}};
   const auto r = run(s, policy::hedged(2, 300ms), 500ms, m);
   EXPECT_EQ(r.race.decided, verdict::deadline);
@@ -156,22 +154,18 @@ TEST(Race, DeadlineCancelsEverythingAndCountsTimeouts) {
   for (int a = 1; a <= 3; ++a) {
     EXPECT_GE(s.when(a, "cancelled"), 500ms) << a;
   }
-  EXPECT_EQ(
-      testing::metric_value(m.render(), "smart_upstream_attempts_total", {{"outcome", "timeout"}}),
-      3);
+  EXPECT_EQ(m.attempts(outcome::timeout), 3);
 }
 
 TEST(Race, ClientLeavingCancelsEverythingAtOnce) {
-  metrics m;
+  counting_stats m;
   scripted s{{{5000ms, outcome::success}, {5000ms, outcome::success}, {5000ms, outcome::success}}};
   const auto r = run(s, policy::hedged(2, 300ms), 3000ms, m, 100ms);
   EXPECT_EQ(r.race.decided, verdict::pending);
   EXPECT_EQ(r.race.attempts_started, 1);  // it left before the hedge delay
   EXPECT_GE(s.when(1, "cancelled"), 100ms);
   EXPECT_LT(r.took, 250ms);
-  EXPECT_EQ(testing::metric_value(m.render(), "smart_upstream_attempts_total",
-                                  {{"outcome", "cancelled"}}),
-            1);
+  EXPECT_EQ(m.attempts(outcome::cancelled), 1);
 }
 
 struct watch_probe {
@@ -182,7 +176,7 @@ struct watch_probe {
 };
 
 TEST(Race, TheClientWatchStartsOnlyAfterTheGrace) {
-  metrics m;
+  counting_stats m;
   // A fast answer: no watch at all.
   {
     watch_probe probe;
@@ -215,7 +209,7 @@ TEST(Race, TheClientWatchStartsOnlyAfterTheGrace) {
 }
 
 TEST(Race, CollectsSuccessesInCompletionOrder) {
-  metrics m;
+  counting_stats m;
   scripted s{{{200ms, outcome::success, R"({"time": 200})"},
               {50ms, outcome::success, R"({"time": 50})"},
               {5000ms, outcome::success, R"({"time": 5000})"}}};
@@ -226,7 +220,7 @@ TEST(Race, CollectsSuccessesInCompletionOrder) {
 }
 
 TEST(Race, AllFailedEndsAtOnce) {
-  metrics m;
+  counting_stats m;
   scripted s{{{10ms, outcome::reset}, {20ms, outcome::invalid_body}, {30ms, outcome::timeout}}};
   const auto r = run(s, policy::all_at_once(3, rule::first_success), 2000ms, m);
   EXPECT_EQ(r.race.decided, verdict::all_failed);
@@ -234,7 +228,7 @@ TEST(Race, AllFailedEndsAtOnce) {
 }
 
 // Runs `count` /api/smart-like races in a row with the adaptive delay.
-int hedge_wins(scripted& s, hedge_tuning& tuning, metrics& m, int count, ms timeout) {
+int hedge_wins(scripted& s, hedge_tuning& tuning, counting_stats& m, int count, ms timeout) {
   net::io_context ioc;
   attempt_fn fn = s.fn();
   hedge::race_workspace ws{ioc.get_executor()};
@@ -261,7 +255,7 @@ TEST(Race, TheAdaptiveDelayLearnsFromFirstAttemptsEvenWhenAHedgeWins) {
   // Learning from the winners (2 ms) would drag the delay to the floor, and
   // hedge every request ever sooner; attempt 1 cut off after the delay says
   // that the upstream's median is at least that.
-  metrics m;
+  counting_stats m;
   hedge_tuning tuning{{0, 50, 20ms, 1ms}, m};
   scripted slow_first{
       {{100ms, outcome::success}, {2ms, outcome::success}, {2ms, outcome::success}}};
@@ -277,7 +271,7 @@ TEST(Race, TheAdaptiveDelayLearnsFromFirstAttemptsEvenWhenAHedgeWins) {
 TEST(Race, DeadlinesShorterThanTheDelayTeachTheAdaptiveDelayNothing) {
   // Requests with a 5 ms timeout end before the 20 ms hedge delay: their
   // attempt 1 was cut short by the client's choice, not by the upstream.
-  metrics m;
+  counting_stats m;
   hedge_tuning tuning{{0, 50, 20ms, 1ms}, m};
   scripted s{{{100ms, outcome::success}, {2ms, outcome::success}, {2ms, outcome::success}}};
   EXPECT_EQ(hedge_wins(s, tuning, m, 80, 5ms), 0);

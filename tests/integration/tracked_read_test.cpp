@@ -2,7 +2,7 @@
 // must never leave data or an end of stream unread, only skip a recv() that
 // would find nothing.
 
-#include "smart/tracked_read.hpp"
+#include "smart/io/tracked_read.hpp"
 
 #include <gtest/gtest.h>
 

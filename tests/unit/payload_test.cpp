@@ -1,6 +1,6 @@
 // What counts as a successful upstream body (spec §1).
 
-#include "smart/payload.hpp"
+#include "smart/upstream/payload.hpp"
 
 #include <gtest/gtest.h>
 

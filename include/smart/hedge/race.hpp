@@ -17,13 +17,24 @@
 #include <string>
 #include <string_view>
 
-namespace smart {
-class metrics;
-}
-
 namespace smart::hedge {
 
 class hedge_tuning;
+
+// What a race reports. The service's metrics implement it; tests may count
+// with a fake. Called on the race's executor; thread-safe implementations.
+class race_stats {
+ public:
+  virtual void attempt_finished(upstream::outcome o, duration elapsed) = 0;
+  virtual void hedges_fired(hedge_reason why) = 0;
+  virtual void won(int attempt) = 0;  // 1-based
+
+ protected:
+  race_stats() = default;
+  ~race_stats() = default;
+  race_stats(const race_stats&) = default;
+  race_stats& operator=(const race_stats&) = default;
+};
 
 // Starts attempt number n (1-based) of the request with id `request_id` and
 // yields its result. The id stays valid while the attempt runs. A stop request
@@ -122,7 +133,7 @@ class race_workspace {
 // latency of first attempts (the adaptive delay).
 boost::asio::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
                                                 time_point deadline, const attempt_fn& attempt,
-                                                metrics& m, race_abort* abort = nullptr,
+                                                race_stats& m, race_abort* abort = nullptr,
                                                 hedge_tuning* tuning = nullptr);
 
 // Stops every attempt still running (each closes its connection) and waits
@@ -132,6 +143,6 @@ boost::asio::awaitable<void> finish_race(race_workspace& ws);
 // decide_race() then finish_race().
 boost::asio::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point start,
                                              time_point deadline, const attempt_fn& attempt,
-                                             metrics& m, race_abort* abort = nullptr);
+                                             race_stats& m, race_abort* abort = nullptr);
 
 }  // namespace smart::hedge

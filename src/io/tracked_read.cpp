@@ -1,4 +1,4 @@
-#include "smart/tracked_read.hpp"
+#include "smart/io/tracked_read.hpp"
 
 namespace smart::tracked_read_detail {
 
