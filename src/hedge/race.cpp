@@ -42,6 +42,7 @@ struct race_workspace::state {
       slot.result.body.clear();
     }
     used = 0;
+    watch_started = false;
     finished_count = 0;
     processed = 0;
     running = 0;
@@ -73,7 +74,14 @@ struct race_workspace::state {
     return o == upstream::outcome::success;
   }
 
+  // The driver's wake-up: it sleeps until the next time the timeline asks
+  // for, and a finished attempt (or the watch ending) cancels the wait to
+  // wake it sooner. Asio's way to wait for "this event or this time" in one
+  // operation.
   net::steady_timer wake;
+  net::cancellation_signal watch_stop;  // stops the client's watch
+  bool watch_started = false;           // this race has started its watch
+  bool watch_running = false;
   race_stats* stats = nullptr;
   hedge_tuning* tuning = nullptr;
   // Whether this race teaches the adaptive delay: only a hedged race's
@@ -98,174 +106,231 @@ void race_workspace::set_request_id(std::string_view id) {
 }
 
 bool race_workspace::busy() const {
-  return state_->running > 0 || state_->processed < state_->finished_count;
+  return state_->running > 0 || state_->watch_running || state_->processed < state_->finished_count;
 }
 
-net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
-                                        time_point deadline, const attempt_fn& attempt,
-                                        race_stats& m, race_abort* abort, hedge_tuning* tuning) {
-  assert(p.total_attempts() <= max_attempts);
-  // Cancellation (the client left) is observed on the wake-up wait below and
-  // must not turn the awaits into exceptions.
-  co_await net::this_coro::throw_if_cancelled(false);
-  const auto ex = co_await net::this_coro::executor;
+namespace {
 
-  auto& st = ws.get();
-  st.reset();
-  st.stats = &m;
-  st.tuning = tuning;
-  st.learn = tuning != nullptr && p.initial_attempts == 1 && p.hedge_attempts > 0;
-  if (tuning != nullptr && p.hedge_attempts > 0) {
-    tuning->first_attempt(start);
+// One race, step by step: the timeline, what it launched and what came back.
+// decide_race() drives it; every member runs on the race's executor.
+class driver {
+ public:
+  driver(race_workspace& ws, const policy& p, time_point start, time_point deadline,
+         const attempt_fn& attempt, race_stats& m, const client_watch* watch, hedge_tuning* tuning,
+         net::any_io_executor ex)
+      : ws_{ws},
+        st_{ws.get()},
+        policy_{p},
+        start_{start},
+        deadline_{deadline},
+        attempt_{attempt},
+        stats_{m},
+        watch_{watch},
+        tuning_{tuning},
+        ex_{std::move(ex)},
+        tl_{p, start, deadline} {
+    st_.reset();
+    st_.stats = &m;
+    st_.tuning = tuning;
+    st_.learn = tuning != nullptr && p.initial_attempts == 1 && p.hedge_attempts > 0;
+    if (tuning != nullptr && p.hedge_attempts > 0) {
+      tuning->first_attempt(start);
+    }
   }
-  timeline tl{p, start, deadline};
-  race_result out;
-  std::array<int, max_attempts> successes{};  // attempt indices, in completion order
-  int success_count = 0;
 
-  // Starts what step s asks for, unless the hedge budget withholds the
-  // hedges; returns the step actually taken.
-  auto launch = [&](step s) -> step {
-    if (s.hedged && tuning != nullptr) {
-      const auto now = clock::now();
-      const int granted = tuning->grant_hedges(p.hedge_attempts, s.reason, now);
-      if (granted < p.hedge_attempts) {
-        s = tl.withhold_hedges(s, now, granted);
-      }
-    }
-    if (s.hedged) {
-      m.hedges_fired(s.reason);
-    }
-    for (int n = 0; n < s.launch; ++n) {
-      const int index = out.attempts_started++;
-      auto& slot = st.slots[static_cast<std::size_t>(index)];
-      slot.running = true;
-      slot.started = clock::now();
-      st.used = index + 1;
-      ++st.running;
-      // The handler shares the state: should the request's side be torn
-      // down early (an exception), a late completion still finds it.
-      net::co_spawn(ex, attempt(index + 1, st.request_id, slot.stop),
-                    [shared = ws.share(), index](const std::exception_ptr& error,
-                                                 upstream::attempt_result r) {
-                      if (error) {
-                        r = {};
-                        r.result = upstream::outcome::protocol_error;
-                      }
-                      shared->complete(index, std::move(r));
-                    });
-    }
-    return s;
-  };
+  step begin() { return launch(tl_.begin()); }
 
-  // An abort wakes the driver like a finished attempt does.
-  struct detach {
-    explicit detach(race_abort* x) : a{x} {}
-    race_abort* a;
-    detach(const detach&) = delete;
-    detach& operator=(const detach&) = delete;
-    ~detach() {
-      if (a != nullptr) {
-        a->attach(nullptr, nullptr);
-      }
+  // Sleeps until something happens: an attempt finished, the step's wake-up
+  // time, or the time to start the watch. False when the race was cancelled
+  // (the client left), whether before the wait or during it.
+  net::awaitable<bool> wait(const step& s) {
+    if (st_.processed < st_.finished_count) {
+      co_return !cancelled(co_await net::this_coro::cancellation_state);
     }
-  } detach_on_exit{abort};
-  if (abort != nullptr) {
-    abort->attach([](void* timer) { static_cast<net::steady_timer*>(timer)->cancel(); }, &st.wake);
+    auto wake_at = s.wake_at;
+    if (watch_ != nullptr && !st_.watch_started) {
+      wake_at = std::min(wake_at, start_ + watch_->grace);
+    }
+    if (cancelled(co_await net::this_coro::cancellation_state)) {
+      co_return false;
+    }
+    st_.wake.expires_at(wake_at);
+    co_await st_.wake.async_wait(use_tuple);
+    co_return !cancelled(co_await net::this_coro::cancellation_state);
   }
-  step s = launch(tl.begin());
-  bool client_gone = abort != nullptr && abort->aborted();
-  while (s.decided == verdict::pending && !client_gone) {
-    if (st.processed == st.finished_count) {
-      auto wake_at = s.wake_at;
-      if (abort != nullptr && !abort->watching()) {
-        const auto watch_at = start + abort->grace();
-        if (clock::now() >= watch_at) {
-          abort->start_watching();
-          if (abort->aborted()) {
-            client_gone = true;
-            break;
-          }
-        } else {
-          wake_at = std::min(wake_at, watch_at);
-        }
-      }
-      st.wake.expires_at(wake_at);
-      co_await st.wake.async_wait(use_tuple);
-      const auto cs = co_await net::this_coro::cancellation_state;
-      if ((abort != nullptr && abort->aborted()) ||
-          cs.cancelled() != net::cancellation_type::none) {
-        client_gone = true;
-        break;
-      }
-    }
+
+  // What happened since the last step, fed to the timeline: finished
+  // attempts first (a success observed together with the deadline still
+  // answers the request), then the time.
+  step advance(step s) {
     const auto now = clock::now();
-    // Finished attempts first: a success observed together with the deadline
-    // still answers the request.
-    while (st.processed < st.finished_count && s.decided == verdict::pending) {
-      const int index = st.finished[static_cast<std::size_t>(st.processed++)];
-      if (st.account(index, now)) {
-        successes[static_cast<std::size_t>(success_count++)] = index;
-        s = launch(tl.on_success(index + 1, now));
+    while (st_.processed < st_.finished_count && s.decided == verdict::pending) {
+      const int index = st_.finished[static_cast<std::size_t>(st_.processed++)];
+      if (st_.account(index, now)) {
+        successes_[static_cast<std::size_t>(success_count_++)] = index;
+        s = launch(tl_.on_success(index + 1, now));
       } else {
-        s = launch(tl.on_failure(index + 1, now));
+        s = launch(tl_.on_failure(index + 1, now));
       }
     }
     if (s.decided == verdict::pending && now >= s.wake_at) {
-      s = launch(tl.on_timer(now));
+      s = launch(tl_.on_timer(now));
     }
-    if (abort != nullptr && !abort->watching() && now >= start + abort->grace()) {
-      abort->start_watching();
+    if (s.decided == verdict::pending && watch_ != nullptr && !st_.watch_started &&
+        now >= start_ + watch_->grace) {
+      start_watch();
     }
-    client_gone = client_gone || (abort != nullptr && abort->aborted());
+    return s;
   }
 
-  // What still runs is a loser; those cut by the deadline count as timeouts.
-  // They are counted now, so that the metrics already show them when the
-  // client has its answer; finish_race() stops them afterwards.
-  const auto decided_at = clock::now();
-  const bool past_deadline =
-      s.decided == verdict::deadline || (s.decided == verdict::collected && decided_at >= deadline);
-  for (int i = 0; i < st.used; ++i) {
-    auto& slot = st.slots[static_cast<std::size_t>(i)];
-    if (slot.running) {
+  // The race is decided (or its client left): the watch is told to stop,
+  // and what still runs is a loser, counted now, so that the metrics
+  // already show it when the client has its answer; finish_race() stops
+  // them afterwards. Those cut by the deadline count as timeouts.
+  void settle(const step& s, bool client_gone) {
+    if (st_.watch_running) {
+      st_.watch_stop.emit(net::cancellation_type::terminal);
+    }
+    const auto decided_at = clock::now();
+    const bool past_deadline = s.decided == verdict::deadline ||
+                               (s.decided == verdict::collected && decided_at >= deadline_);
+    for (int i = 0; i < st_.used; ++i) {
+      auto& slot = st_.slots[static_cast<std::size_t>(i)];
+      if (!slot.running) {
+        continue;
+      }
+      const auto elapsed = decided_at - slot.started;
       slot.cut_by_deadline = past_deadline;
       slot.counted = true;
-      m.attempt_finished(past_deadline ? upstream::outcome::timeout : upstream::outcome::cancelled,
-                         decided_at - slot.started);
+      stats_.attempt_finished(
+          past_deadline ? upstream::outcome::timeout : upstream::outcome::cancelled, elapsed);
       // Attempt 1 cut off after the hedge delay: its latency is at least
       // that long. A cut before the delay (a short timeout, a client that
       // left) says nothing about the upstream.
-      const auto elapsed = decided_at - slot.started;
-      if (i == 0 && st.learn && !client_gone && elapsed >= p.hedge_delay) {
-        tuning->cut_off(elapsed, decided_at);
+      if (i == 0 && st_.learn && !client_gone && elapsed >= policy_.hedge_delay) {
+        tuning_->cut_off(elapsed, decided_at);
       }
     }
   }
 
-  out.decided = client_gone ? verdict::pending : s.decided;
-  if (out.decided == verdict::success) {
-    out.winner = s.winner;
-    out.body = std::move(st.slots[static_cast<std::size_t>(s.winner - 1)].result.body);
-    m.won(s.winner);
-  } else if (out.decided == verdict::collected) {
-    out.body = "[";
-    for (int i = 0; i < success_count; ++i) {
-      if (i > 0) {
-        out.body += ',';
+  race_result result(const step& s, bool client_gone) {
+    out_.decided = client_gone ? verdict::pending : s.decided;
+    if (out_.decided == verdict::success) {
+      out_.winner = s.winner;
+      out_.body = std::move(st_.slots[static_cast<std::size_t>(s.winner - 1)].result.body);
+      stats_.won(s.winner);
+    } else if (out_.decided == verdict::collected) {
+      out_.body = "[";
+      for (int i = 0; i < success_count_; ++i) {
+        if (i > 0) {
+          out_.body += ',';
+        }
+        out_.body += st_.slots[static_cast<std::size_t>(successes_[static_cast<std::size_t>(i)])]
+                         .result.body;
       }
-      out.body +=
-          st.slots[static_cast<std::size_t>(successes[static_cast<std::size_t>(i)])].result.body;
+      out_.body += ']';
     }
-    out.body += ']';
+    return std::move(out_);
   }
-  co_return out;
+
+ private:
+  static bool cancelled(const net::cancellation_state& cs) {
+    return cs.cancelled() != net::cancellation_type::none;
+  }
+
+  // Starts what step s asks for, unless the hedge budget withholds the
+  // hedges; returns the step actually taken.
+  step launch(step s) {
+    if (s.hedged && tuning_ != nullptr) {
+      const auto now = clock::now();
+      const int granted = tuning_->grant_hedges(policy_.hedge_attempts, s.reason, now);
+      if (granted < policy_.hedge_attempts) {
+        s = tl_.withhold_hedges(s, now, granted);
+      }
+    }
+    if (s.hedged) {
+      stats_.hedges_fired(s.reason);
+    }
+    for (int n = 0; n < s.launch; ++n) {
+      start_attempt(out_.attempts_started++);
+    }
+    return s;
+  }
+
+  void start_attempt(int index) {
+    auto& slot = st_.slots[static_cast<std::size_t>(index)];
+    slot.running = true;
+    slot.started = clock::now();
+    st_.used = index + 1;
+    ++st_.running;
+    // The handler shares the state: should the request's side be torn down
+    // early (an exception), a late completion still finds it.
+    net::co_spawn(
+        ex_, attempt_(index + 1, st_.request_id, slot.stop),
+        [shared = ws_.share(), index](const std::exception_ptr& error, upstream::attempt_result r) {
+          if (error) {
+            r = {};
+            r.result = upstream::outcome::protocol_error;
+          }
+          shared->complete(index, std::move(r));
+        });
+  }
+
+  void start_watch() {
+    st_.watch_started = true;
+    st_.watch_running = true;
+    net::co_spawn(ex_, watch_->start(),
+                  net::bind_cancellation_slot(st_.watch_stop.slot(),
+                                              [shared = ws_.share()](const std::exception_ptr&) {
+                                                shared->watch_running = false;
+                                                shared->wake.cancel();
+                                              }));
+  }
+
+  race_workspace& ws_;
+  race_workspace::state& st_;
+  const policy& policy_;
+  time_point start_;
+  time_point deadline_;
+  const attempt_fn& attempt_;
+  race_stats& stats_;
+  const client_watch* watch_;
+  hedge_tuning* tuning_;
+  net::any_io_executor ex_;
+  timeline tl_;
+  race_result out_;
+  std::array<int, max_attempts> successes_{};  // attempt indices, in completion order
+  int success_count_ = 0;
+};
+
+}  // namespace
+
+net::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
+                                        time_point deadline, const attempt_fn& attempt,
+                                        race_stats& m, const client_watch* watch,
+                                        hedge_tuning* tuning) {
+  assert(p.total_attempts() <= max_attempts);
+  // Cancellation (the client left) is read from the cancellation state, and
+  // must not turn the awaits into exceptions.
+  co_await net::this_coro::throw_if_cancelled(false);
+  driver d{ws, p, start, deadline, attempt, m, watch, tuning, co_await net::this_coro::executor};
+  step s = d.begin();
+  bool client_gone = false;
+  while (s.decided == verdict::pending) {
+    if (!co_await d.wait(s)) {
+      client_gone = true;
+      break;
+    }
+    s = d.advance(s);
+  }
+  d.settle(s, client_gone);
+  co_return d.result(s, client_gone);
 }
 
 net::awaitable<void> finish_race(race_workspace& ws) {
   co_await net::this_coro::throw_if_cancelled(false);
   auto& st = ws.get();
-  if (st.running > 0) {
+  if (st.running > 0 || st.watch_running) {
     // Answers decided at the same moment (a burst of deadlines) go out
     // before this clean-up: it closes connections, a few system calls each.
     const auto ex = co_await net::this_coro::executor;
@@ -279,12 +344,13 @@ net::awaitable<void> finish_race(race_workspace& ws) {
       }
     }
     co_await net::this_coro::reset_cancellation_state();
-    while (st.running > 0) {
+    while (st.running > 0 || st.watch_running) {
       st.wake.expires_at(time_point::max());
       co_await st.wake.async_wait(use_tuple);
     }
   }
   const auto end = clock::now();
+  co_await net::this_coro::reset_cancellation_state();  // whatever ended the race is spent
   while (st.processed < st.finished_count) {
     st.account(st.finished[static_cast<std::size_t>(st.processed++)], end);
   }
@@ -292,8 +358,8 @@ net::awaitable<void> finish_race(race_workspace& ws) {
 
 net::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point start,
                                      time_point deadline, const attempt_fn& attempt, race_stats& m,
-                                     race_abort* abort) {
-  auto result = co_await decide_race(ws, p, start, deadline, attempt, m, abort);
+                                     const client_watch* watch) {
+  auto result = co_await decide_race(ws, p, start, deadline, attempt, m, watch);
   co_await finish_race(ws);
   co_return result;
 }

@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace smart::hedge {
@@ -81,17 +82,21 @@ struct run_result {
   ms took;
 };
 
+// Runs one race to its end. The client "leaves" (a terminal cancellation of
+// the race) after `client_leaves`, or when something emits on `client`.
 run_result run(scripted& script, policy p, ms timeout, counting_stats& m,
-               std::optional<ms> client_leaves = std::nullopt, race_abort* abort = nullptr) {
+               std::optional<ms> client_leaves = std::nullopt, const client_watch* watch = nullptr,
+               net::cancellation_signal* client_signal = nullptr) {
   net::io_context ioc;
   attempt_fn fn = script.fn();
-  net::cancellation_signal client;
+  net::cancellation_signal own_signal;
+  auto& client = client_signal != nullptr ? *client_signal : own_signal;
   std::optional<race_result> result;
   script.t0 = clock::now();
   hedge::race_workspace ws{ioc.get_executor()};
   ws.set_request_id("req-1");
   net::co_spawn(
-      ioc, run_race(ws, p, script.t0, script.t0 + timeout, fn, m, abort),
+      ioc, run_race(ws, p, script.t0, script.t0 + timeout, fn, m, watch),
       net::bind_cancellation_slot(client.slot(), [&](const std::exception_ptr& e, race_result r) {
         if (e) {
           std::rethrow_exception(e);
@@ -168,11 +173,11 @@ TEST(Race, ClientLeavingCancelsEverythingAtOnce) {
   EXPECT_EQ(m.attempts(outcome::cancelled), 1);
 }
 
+// What a client watch saw: when it started, and how it ended.
 struct watch_probe {
   std::optional<time_point> started;
-  race_abort* abort = nullptr;
-  std::optional<ms> leave_after_start;  // the "client" leaves this long after the watch starts
-  net::steady_timer* timer = nullptr;
+  std::optional<time_point> ended;
+  error_code ended_with;
 };
 
 TEST(Race, TheClientWatchStartsOnlyAfterTheGrace) {
@@ -180,32 +185,59 @@ TEST(Race, TheClientWatchStartsOnlyAfterTheGrace) {
   // A fast answer: no watch at all.
   {
     watch_probe probe;
-    race_abort abort{[](void* p) { static_cast<watch_probe*>(p)->started = clock::now(); }, &probe,
-                     50ms};
+    const client_watch watch{[&]() -> net::awaitable<void> {
+                               probe.started = clock::now();
+                               co_return;
+                             },
+                             50ms};
     scripted s{{{10ms, outcome::success}}};
-    const auto r = run(s, policy::hedged(2, 300ms), 1000ms, m, std::nullopt, &abort);
+    const auto r = run(s, policy::hedged(2, 300ms), 1000ms, m, std::nullopt, &watch);
     EXPECT_EQ(r.race.decided, verdict::success);
     EXPECT_FALSE(probe.started.has_value());
   }
-  // A slow answer: the watch starts at the grace, and aborting ends the race.
+  // A slow answer: the watch starts at the grace; the race is decided while
+  // it waits, and it is cancelled then, and waited for.
   {
     watch_probe probe;
-    race_abort abort{[](void* p) {
-                       auto& w = *static_cast<watch_probe*>(p);
-                       w.started = clock::now();
-                       w.abort->abort();  // the client is found gone at once
-                     },
-                     &probe, 50ms};
-    probe.abort = &abort;
-    scripted s{{{5000ms, outcome::success}}};
-    const auto r = run(s, policy::hedged(2, 300ms), 3000ms, m, std::nullopt, &abort);
-    EXPECT_EQ(r.race.decided, verdict::pending);
+    const client_watch watch{
+        [&]() -> net::awaitable<void> {
+          probe.started = clock::now();
+          net::steady_timer forever{co_await net::this_coro::executor, std::chrono::hours{1}};
+          std::tie(probe.ended_with) =
+              co_await forever.async_wait(net::as_tuple(net::use_awaitable));
+          probe.ended = clock::now();
+        },
+        50ms};
+    scripted s{{{150ms, outcome::success}}};
+    const auto r = run(s, policy::hedged(2, 300ms), 3000ms, m, std::nullopt, &watch);
+    EXPECT_EQ(r.race.decided, verdict::success);
     ASSERT_TRUE(probe.started.has_value());
     EXPECT_GE(*probe.started - s.t0, 50ms);
-    EXPECT_LT(*probe.started - s.t0, 250ms);
-    EXPECT_LT(r.took, 200ms);  // ended by the abort, well before the hedge delay
-    EXPECT_EQ(r.race.attempts_started, 1);
+    EXPECT_LT(*probe.started - s.t0, 140ms);
+    ASSERT_TRUE(probe.ended.has_value()) << "finish_race() did not wait for the watch";
+    EXPECT_EQ(probe.ended_with, net::error::operation_aborted);
+    EXPECT_GE(*probe.ended - s.t0, 150ms);
   }
+}
+
+TEST(Race, AWatchThatFindsTheClientGoneEndsTheRaceByCancellingIt) {
+  counting_stats m;
+  net::cancellation_signal client;
+  watch_probe probe;
+  const client_watch watch{[&]() -> net::awaitable<void> {
+                             probe.started = clock::now();
+                             client.emit(net::cancellation_type::terminal);  // found gone at once
+                             co_return;
+                           },
+                           50ms};
+  scripted s{{{5000ms, outcome::success}}};
+  const auto r = run(s, policy::hedged(2, 300ms), 3000ms, m, std::nullopt, &watch, &client);
+  EXPECT_EQ(r.race.decided, verdict::pending);
+  ASSERT_TRUE(probe.started.has_value());
+  EXPECT_GE(*probe.started - s.t0, 50ms);
+  EXPECT_LT(r.took, 250ms);  // ended by the watch, well before the hedge delay
+  EXPECT_EQ(r.race.attempts_started, 1);
+  EXPECT_EQ(m.attempts(outcome::cancelled), 1);
 }
 
 TEST(Race, CollectsSuccessesInCompletionOrder) {

@@ -55,49 +55,16 @@ struct race_result {
                      // collected: a JSON array of the successful bodies, in completion order
 };
 
-// Lets the caller watch for a reason to end a race early (the client went
-// away) and end it. The watch is started by the race itself, and only once
-// the race has lasted `grace`: most answers come sooner, and then watching
-// would be pure cost. Everything happens on the race's executor (no locking).
-class race_abort {
- public:
-  using start_fn = void (*)(void* context);
-
-  race_abort() = default;
-  race_abort(start_fn start_watch, void* context, duration grace)
-      : start_{start_watch}, context_{context}, grace_{grace} {}
-
-  // Ends the race with verdict::pending; its attempts are stopped as usual.
-  void abort() {
-    aborted_ = true;
-    if (wake_ != nullptr) {
-      wake_(race_);
-    }
-  }
-  [[nodiscard]] bool aborted() const { return aborted_; }
-
-  // For the race: when to start watching, and starting it (once).
-  [[nodiscard]] bool watching() const { return started_ || start_ == nullptr; }
-  [[nodiscard]] duration grace() const { return grace_; }
-  void start_watching() {
-    if (!watching()) {
-      started_ = true;
-      start_(context_);
-    }
-  }
-  void attach(void (*wake)(void*), void* race) {
-    wake_ = wake;
-    race_ = race;
-  }
-
- private:
-  start_fn start_ = nullptr;
-  void* context_ = nullptr;
-  duration grace_{};
-  bool started_ = false;
-  bool aborted_ = false;
-  void (*wake_)(void*) = nullptr;
-  void* race_ = nullptr;
+// The client's watch, an arm of the race (the edge gives one). Started once
+// the race has lasted `grace` (most answers come sooner, and then watching
+// would be pure cost), it runs on the race's executor until the race is
+// decided, when it is cancelled (terminal; it must end promptly), and
+// finish_race() waits for it as for the attempts. To end the race early (the
+// client left) it cancels the coroutine that awaits decide_race(): Asio's
+// terminal cancellation, the one way a race is ended before its verdict.
+struct client_watch {
+  std::function<boost::asio::awaitable<void>()> start;
+  duration grace{};
 };
 
 // What a race needs besides its coroutine frame (a wake-up timer, a slot per
@@ -113,7 +80,8 @@ class race_workspace {
   struct state;
   state& get() { return *state_; }
   std::shared_ptr<state> share() const { return state_; }
-  // Whether attempts of the last race still run (finish_race() has work).
+  // Whether attempts (or the watch) of the last race still run:
+  // finish_race() has work.
   [[nodiscard]] bool busy() const;
   // The id of the request that the next race answers, passed to each of its
   // attempts (kept here, where it outlives them). Set before decide_race().
@@ -125,24 +93,26 @@ class race_workspace {
 
 // Runs until a verdict and returns it; attempts still running (the losers)
 // are left to finish_race(), so that the caller can send its answer first.
-// `abort` (or terminal cancellation of the awaiting coroutine) ends the race
-// with verdict::pending. Call on the workspace's executor (a strand): the
+// A terminal cancellation of the awaiting coroutine ends the race with
+// verdict::pending (the client left). `watch`, when given, is started as
+// client_watch says. Call on the workspace's executor (a strand): the
 // attempts run on it too. One race at a time per workspace, and every
 // decide_race() must be followed by finish_race() on the same workspace.
 // `tuning`, when given, may withhold hedges (the hedge budget) and learns the
 // latency of first attempts (the adaptive delay).
 boost::asio::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
                                                 time_point deadline, const attempt_fn& attempt,
-                                                race_stats& m, race_abort* abort = nullptr,
+                                                race_stats& m, const client_watch* watch = nullptr,
                                                 hedge_tuning* tuning = nullptr);
 
 // Stops every attempt still running (each closes its connection) and waits
-// until all have finished, so that nothing outlives the request.
+// until all have finished, and the client's watch too, so that nothing
+// outlives the request.
 boost::asio::awaitable<void> finish_race(race_workspace& ws);
 
 // decide_race() then finish_race().
 boost::asio::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point start,
                                              time_point deadline, const attempt_fn& attempt,
-                                             race_stats& m, race_abort* abort = nullptr);
+                                             race_stats& m, const client_watch* watch = nullptr);
 
 }  // namespace smart::hedge
