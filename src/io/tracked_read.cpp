@@ -1,5 +1,7 @@
 #include "smart/io/tracked_read.hpp"
 
+#if SMART_TRACKED_READS
+
 namespace smart::tracked_read_detail {
 
 namespace {
@@ -32,3 +34,5 @@ ad::reactor& reactor_of(tcp::socket& socket) {
 }
 
 }  // namespace smart::tracked_read_detail
+
+#endif  // SMART_TRACKED_READS
