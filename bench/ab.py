@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Two smart-api binaries side by side: throughput and CPU per request.
 
-    bench/ab.py --a OLD/smart-api --b NEW/smart-api [--pairs 15] [--seconds 6] [-- ARGS...]
+    bench/ab.py --a OLD/smart-api --b NEW/smart-api [--pairs 15] [--seconds 6] [--syscalls]
+                [-- ARGS...]
 
 The throughput benchmark's method (bench/bench.py, step 1), with a second
 smart-api where nginx stands there: both on core 0 with --threads 1, the fast
@@ -15,11 +16,30 @@ the report's figures come from bench/run.sh.
 import argparse
 import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
+
+
+def syscall_counter(pid):
+    """perf counting a process's system calls until syscalls_counted()."""
+    return subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p",
+                             str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def syscalls_counted(counter):
+    counter.send_signal(signal.SIGINT)
+    _, err = counter.communicate()
+    for line in err.splitlines():
+        fields = line.split(",")
+        if len(fields) > 2 and fields[2] == "raw_syscalls:sys_enter":
+            return float(fields[0])
+    raise SystemExit(f"ab: perf counted nothing: {err}")
 
 
 def main():
@@ -28,6 +48,8 @@ def main():
     parser.add_argument("--b", required=True, help="the smart-api binary under test")
     parser.add_argument("--pairs", type=int, default=15)
     parser.add_argument("--seconds", type=int, default=6)
+    parser.add_argument("--syscalls", action="store_true",
+                        help="also count system calls per request (perf, raw_syscalls)")
     parser.add_argument("args", nargs="*", help="extra arguments for both binaries")
     opts = parser.parse_args()
 
@@ -49,9 +71,13 @@ def main():
             for name in order:
                 p, url = procs[name]
                 before = bench.cpu_seconds(p.pid)
+                counter = syscall_counter(p.pid) if opts.syscalls else None
                 pair[name] = bench.wrk(url, opts.seconds)
                 pair[name]["cpu_us_per_request"] = (
                     (bench.cpu_seconds(p.pid) - before) * 1e6 / pair[name]["requests"])
+                if counter:
+                    pair[name]["syscalls_per_request"] = (
+                        syscalls_counted(counter) / pair[name]["requests"])
             runs.append(pair)
             print(f"pair {i + 1}: a {pair['a']['rps']:.0f}/s {pair['a']['cpu_us_per_request']:.2f} µs, "
                   f"b {pair['b']['rps']:.0f}/s {pair['b']['cpu_us_per_request']:.2f} µs",
@@ -69,6 +95,10 @@ def main():
         "b_cpu_us_median": statistics.median(r["b"]["cpu_us_per_request"] for r in runs),
         "cpu_ratio_b_over_a_median": statistics.median(
             r["b"]["cpu_us_per_request"] / r["a"]["cpu_us_per_request"] for r in runs),
+        **({"a_syscalls_per_request_median": statistics.median(
+                r["a"]["syscalls_per_request"] for r in runs),
+            "b_syscalls_per_request_median": statistics.median(
+                r["b"]["syscalls_per_request"] for r in runs)} if opts.syscalls else {}),
         "errors": sum(r[k]["non2xx"] + r[k]["socket_errors"] for r in runs for k in r),
     }
     print(json.dumps(summary, indent=1))

@@ -18,7 +18,7 @@ if [[ ${1:-} == --tools ]]; then
   # --no-install-recommends matters: docker-compose would otherwise pull in a
   # whole Docker engine, prometheus a node exporter.
   packages+=(python3 prometheus docker-compose shellcheck chromium wrk nginx gnuplot-nox
-             clang clang-format libclang-rt-14-dev)
+             clang clang-format libclang-rt-14-dev libbenchmark-dev)
   # Node.js may come from elsewhere (a newer release); only install Debian's
   # when there is none.
   command -v node >/dev/null || packages+=(nodejs)
