@@ -1,61 +1,50 @@
 #!/usr/bin/env python3
-"""The layering, checked on the includes (the link checks in CMakeLists.txt
-check the symbols): every file of a layer may include the project's headers of
-its own layer and of the layers below it, as the libraries' link lines say,
-and nothing else. Prints each violation; exits 1 if there is one.
+"""The layering, checked where the link checks of CMakeLists.txt cannot look.
 
-    tests/layers/check_includes.py [REPO]
+The libraries' link lines in CMakeLists.txt are the dependency rules. This
+script checks that
+  - every file of a layer includes only headers of its own layer and of the
+    layers its library links (directly or through them);
+  - the README's table of layers (Design) says exactly what the link lines say.
+Prints each violation; exits 1 if there is one.
+
+    tests/layers/check_layers.py [REPO]
 """
 
 import os
 import re
 import sys
 
-# Layer -> the layers it may use: the link lines of CMakeLists.txt, closed
-# transitively. "base" is the header-only utilities every layer may use.
-USES = {
-    "base": [],
-    "config": ["base"],
-    "policy": ["base"],
-    "io": ["base"],
-    "upstream": ["base", "io", "config"],
-    "race": ["base", "io", "config", "policy", "upstream"],
-    "edge": ["base", "io", "config", "policy", "upstream", "race"],
-    "metrics": ["base", "io", "config", "policy", "upstream", "race", "edge"],
-    "service": ["base", "io", "config", "policy", "upstream", "race", "edge", "metrics"],
-    "program": ["base", "io", "config", "policy", "upstream", "race", "edge", "metrics",
-                "service"],
-}
-
-# Where each file lives (the first matching prefix wins).
+# Where each file lives: the first matching prefix wins. "base" is the
+# header-only utilities every layer may use; "program" is the executables.
 PLACES = [
     ("include/smart/clock.hpp", "base"),
     ("include/smart/stop.hpp", "base"),
     ("include/smart/net.hpp", "base"),
     ("include/smart/build_info.hpp", "base"),
-    ("include/smart/config.hpp", "config"),
-    ("src/config.cpp", "config"),
-    ("src/build_info.cpp.in", "config"),
-    ("include/smart/upstream/url.hpp", "config"),
-    ("src/upstream/url.cpp", "config"),
-    ("include/smart/hedge/timeline.hpp", "policy"),
-    ("include/smart/hedge/tuning.hpp", "policy"),
-    ("src/hedge/timeline.cpp", "policy"),
-    ("src/hedge/tuning.cpp", "policy"),
-    ("include/smart/io/", "io"),
-    ("src/io/", "io"),
-    ("include/smart/upstream/", "upstream"),
-    ("src/upstream/", "upstream"),
-    ("include/smart/hedge/race.hpp", "race"),
-    ("src/hedge/race.cpp", "race"),
-    ("include/smart/edge/", "edge"),
-    ("src/edge/", "edge"),
-    ("include/smart/metrics.hpp", "metrics"),
-    ("src/metrics/", "metrics"),
-    ("include/smart/service.hpp", "service"),
-    ("include/smart/logging.hpp", "service"),
-    ("src/service.cpp", "service"),
-    ("src/logging.cpp", "service"),
+    ("include/smart/config.hpp", "smart_config"),
+    ("src/config.cpp", "smart_config"),
+    ("src/build_info.cpp.in", "smart_config"),
+    ("include/smart/upstream/url.hpp", "smart_config"),
+    ("src/upstream/url.cpp", "smart_config"),
+    ("include/smart/hedge/timeline.hpp", "smart_policy"),
+    ("include/smart/hedge/tuning.hpp", "smart_policy"),
+    ("src/hedge/timeline.cpp", "smart_policy"),
+    ("src/hedge/tuning.cpp", "smart_policy"),
+    ("include/smart/io/", "smart_io"),
+    ("src/io/", "smart_io"),
+    ("include/smart/upstream/", "smart_upstream"),
+    ("src/upstream/", "smart_upstream"),
+    ("include/smart/hedge/race.hpp", "smart_race"),
+    ("src/hedge/race.cpp", "smart_race"),
+    ("include/smart/edge/", "smart_edge"),
+    ("src/edge/", "smart_edge"),
+    ("include/smart/metrics.hpp", "smart_metrics"),
+    ("src/metrics/", "smart_metrics"),
+    ("include/smart/service.hpp", "smart_service"),
+    ("include/smart/logging.hpp", "smart_service"),
+    ("src/service.cpp", "smart_service"),
+    ("src/logging.cpp", "smart_service"),
     ("include/smart/thread_cache.hpp", "program"),
     ("src/thread_cache.cpp", "program"),
     ("src/main.cpp", "program"),
@@ -63,6 +52,8 @@ PLACES = [
 ]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"smart/([^"]+)"', re.M)
+LINK = re.compile(r"target_link_libraries\(\s*(smart_\w+)(.*?)\)", re.S)
+NOT_LAYERS = {"smart_options", "smart_documents"}
 
 
 def place(path):
@@ -72,10 +63,59 @@ def place(path):
     return None
 
 
+def link_lines(repo):
+    """Library -> the project libraries its link line names."""
+    with open(os.path.join(repo, "CMakeLists.txt"), encoding="utf-8") as f:
+        text = f.read()
+    lines = {}
+    for lib, rest in LINK.findall(text):
+        if lib in NOT_LAYERS or lib.endswith("_links"):
+            continue
+        deps = {w for w in re.findall(r"\bsmart_\w+", rest) if w not in NOT_LAYERS}
+        lines.setdefault(lib, set()).update(deps)
+    return lines
+
+
+def closure(lines, lib):
+    seen, todo = set(), [lib]
+    while todo:
+        for dep in lines.get(todo.pop(), ()):
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
+def readme_table(repo):
+    """Library -> the libraries the README's table of layers says it links."""
+    with open(os.path.join(repo, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    table = {}
+    for m in re.finditer(r"^\| `(smart_\w+)` \|[^|]*\| ([^|]*) \|$", text, re.M):
+        table[m.group(1)] = set(re.findall(r"`(smart_\w+)`", m.group(2)))
+    return table
+
+
 def main():
-    repo = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..")
-    repo = os.path.abspath(repo)
+    repo = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
+                           os.path.join(os.path.dirname(__file__), "..", ".."))
+    lines = link_lines(repo)
     problems = []
+
+    table = readme_table(repo)
+    for lib in sorted(set(lines) | set(table)):
+        if lines.get(lib, set()) != table.get(lib, set()):
+            problems.append(f"README's table of layers: {lib} links "
+                            f"{sorted(table.get(lib, set()))}, CMakeLists.txt "
+                            f"{sorted(lines.get(lib, set()))}")
+
+    def may_use(layer, target):
+        if target in (layer, "base"):
+            return True
+        if layer == "program":
+            return True
+        return layer in lines and target in closure(lines, layer)
+
     for top in ("include/smart", "src"):
         for root, _, files in os.walk(os.path.join(repo, top)):
             for name in files:
@@ -92,13 +132,14 @@ def main():
                     target = place("include/smart/" + header)
                     if target is None:
                         problems.append(f"{path}: includes smart/{header}, which is in no layer")
-                    elif target != layer and target not in USES[layer]:
+                    elif not may_use(layer, target):
                         problems.append(f"{path} ({layer}) includes smart/{header} ({target})")
     for p in problems:
         print(p)
     if problems:
         return 1
-    print(f"layers: the includes of include/smart and src keep to {len(USES)} layers")
+    print(f"layers: {len(lines)} libraries; the includes keep to their link lines, "
+          "and the README says the same")
     return 0
 
 
