@@ -2,7 +2,7 @@
 """Two smart-api binaries side by side: throughput and CPU per request.
 
     bench/ab.py --a OLD/smart-api --b NEW/smart-api [--pairs 15] [--seconds 6] [--syscalls]
-                [-- ARGS...]
+                [--a-env NAME=VALUE]... [--b-env NAME=VALUE]... [-- ARGS...]
 
 The throughput benchmark's method (bench/bench.py, step 1), with a second
 smart-api where nginx stands there: both on core 0 with --threads 1, the fast
@@ -48,6 +48,10 @@ def main():
     parser.add_argument("--b", required=True, help="the smart-api binary under test")
     parser.add_argument("--pairs", type=int, default=15)
     parser.add_argument("--seconds", type=int, default=6)
+    parser.add_argument("--a-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment for A only (LD_PRELOAD=..., GLIBC_TUNABLES=...)")
+    parser.add_argument("--b-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment for B only")
     parser.add_argument("--syscalls", action="store_true",
                         help="also count system calls per request (perf, raw_syscalls)")
     parser.add_argument("args", nargs="*", help="extra arguments for both binaries")
@@ -59,9 +63,10 @@ def main():
         fast = ["--latency", "fixed:0", "--failures", "none", "--body", '{"time": 1}']
         sim, sim_port = runner.sim(fast, core=1)
         procs = {}
-        for name, path in (("a", opts.a), ("b", opts.b)):
+        for name, path, env in (("a", opts.a, opts.a_env), ("b", opts.b, opts.b_env)):
             p, port = runner.api(sim_port, ["--threads", "1"] + opts.args, core=0,
-                                 binary=os.path.abspath(path), fresh_metrics=False)
+                                 binary=os.path.abspath(path), fresh_metrics=False,
+                                 env=dict(e.split("=", 1) for e in env))
             procs[name] = (p, f"http://127.0.0.1:{port}/api/smart")
             bench.wrk(procs[name][1], 1)  # warm: connections, caches
         runs = []
@@ -86,7 +91,9 @@ def main():
         runner.procs.stop_all()
     summary = {
         "a": os.path.abspath(opts.a),
+        "a_env": opts.a_env,
         "b": os.path.abspath(opts.b),
+        "b_env": opts.b_env,
         "pairs": opts.pairs,
         "seconds_per_run": opts.seconds,
         "rps_ratio_b_over_a_median": statistics.median(r["b"]["rps"] / r["a"]["rps"] for r in runs),

@@ -69,11 +69,12 @@ class Processes:
         self.work = work
         self.running = []
 
-    def start(self, name, cmd, core=None):
+    def start(self, name, cmd, core=None, env=None):
         if core is not None:
             cmd = ["taskset", "-c", str(core)] + cmd
         log = open(os.path.join(self.work, name + ".log"), "w")
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                             env={**os.environ, **env} if env else None)
         self.running.append(p)
         return p
 
@@ -202,14 +203,14 @@ class Bench:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         return p, port
 
-    def api(self, upstream_port, args=(), core=None, binary=None, fresh_metrics=True):
+    def api(self, upstream_port, args=(), core=None, binary=None, fresh_metrics=True, env=None):
         port = free_port()
         cmd = [binary or self.binary("smart-api"), "--host", "127.0.0.1", "--port", str(port),
                "--upstream-url", f"http://127.0.0.1:{upstream_port}/api/work",
                "--log-file", "", "--access-log", "off"]
         if fresh_metrics:
             cmd += ["--metrics-cache-ms", "0"]  # counters are read right before and after runs
-        p = self.procs.start("api", cmd + list(args), core)
+        p = self.procs.start("api", cmd + list(args), core, env)
         wait_http(f"http://127.0.0.1:{port}/healthz")
         return p, port
 

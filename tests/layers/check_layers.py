@@ -36,6 +36,7 @@ PLACES = [
     ("include/smart/upstream/", "smart_upstream"),
     ("src/upstream/", "smart_upstream"),
     ("include/smart/hedge/race.hpp", "smart_race"),
+    ("include/smart/hedge/race_impl.hpp", "smart_race"),
     ("src/hedge/race.cpp", "smart_race"),
     ("include/smart/edge/", "smart_edge"),
     ("src/edge/", "smart_edge"),

@@ -69,13 +69,16 @@ struct client_watch {
 
 // What a race needs besides its coroutine frame (a wake-up timer, a slot per
 // attempt), made once per executor (per client connection) and reused by one
-// race after another, so that a race allocates next to nothing.
-class race_workspace {
+// race after another, so that a race allocates next to nothing. `Clock` is
+// the race's time (its now() and its timer): the service's clock, or in tests
+// a simulated one (hedge/race_impl.hpp), so that a race replays exactly.
+template <typename Clock>
+class basic_race_workspace {
  public:
-  explicit race_workspace(const boost::asio::any_io_executor& ex);
-  ~race_workspace();
-  race_workspace(const race_workspace&) = delete;
-  race_workspace& operator=(const race_workspace&) = delete;
+  explicit basic_race_workspace(const boost::asio::any_io_executor& ex);
+  ~basic_race_workspace();
+  basic_race_workspace(const basic_race_workspace&) = delete;
+  basic_race_workspace& operator=(const basic_race_workspace&) = delete;
 
   struct state;
   state& get() { return *state_; }
@@ -91,6 +94,8 @@ class race_workspace {
   std::shared_ptr<state> state_;
 };
 
+using race_workspace = basic_race_workspace<clock>;
+
 // Runs until a verdict and returns it; attempts still running (the losers)
 // are left to finish_race(), so that the caller can send its answer first.
 // A terminal cancellation of the awaiting coroutine ends the race with
@@ -100,19 +105,35 @@ class race_workspace {
 // decide_race() must be followed by finish_race() on the same workspace.
 // `tuning`, when given, may withhold hedges (the hedge budget) and learns the
 // latency of first attempts (the adaptive delay).
-boost::asio::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
-                                                time_point deadline, const attempt_fn& attempt,
-                                                race_stats& m, const client_watch* watch = nullptr,
+template <typename Clock>
+boost::asio::awaitable<race_result> decide_race(basic_race_workspace<Clock>& ws, policy p,
+                                                time_point start, time_point deadline,
+                                                const attempt_fn& attempt, race_stats& m,
+                                                const client_watch* watch = nullptr,
                                                 hedge_tuning* tuning = nullptr);
 
 // Stops every attempt still running (each closes its connection) and waits
 // until all have finished, and the client's watch too, so that nothing
 // outlives the request.
-boost::asio::awaitable<void> finish_race(race_workspace& ws);
+template <typename Clock>
+boost::asio::awaitable<void> finish_race(basic_race_workspace<Clock>& ws);
 
 // decide_race() then finish_race().
-boost::asio::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point start,
-                                             time_point deadline, const attempt_fn& attempt,
-                                             race_stats& m, const client_watch* watch = nullptr);
+template <typename Clock>
+boost::asio::awaitable<race_result> run_race(basic_race_workspace<Clock>& ws, policy p,
+                                             time_point start, time_point deadline,
+                                             const attempt_fn& attempt, race_stats& m,
+                                             const client_watch* watch = nullptr);
+
+// The service's races: compiled once, in race.cpp.
+extern template class basic_race_workspace<clock>;
+extern template boost::asio::awaitable<race_result> decide_race<clock>(
+    race_workspace&, policy, time_point, time_point, const attempt_fn&, race_stats&,
+    const client_watch*, hedge_tuning*);
+extern template boost::asio::awaitable<void> finish_race<clock>(race_workspace&);
+extern template boost::asio::awaitable<race_result> run_race<clock>(race_workspace&, policy,
+                                                                    time_point, time_point,
+                                                                    const attempt_fn&, race_stats&,
+                                                                    const client_watch*);
 
 }  // namespace smart::hedge
