@@ -224,6 +224,8 @@ struct reply {
   response resp;
   route r = route::not_found;
   std::string_view method = "-";  // for the access log
+  std::string_view query;         // an API route's query, for its race (in session::target)
+  bool race = false;              // an API route that passed the checks: answer_api() decides
   bool keep_alive = false;
   bool head_only = false;    // HEAD: the headers without the body
   bool http10 = false;       // an HTTP/1.0 client needs an explicit keep-alive
@@ -231,6 +233,10 @@ struct reply {
   bool client_gone = false;  // the client left during the race (499)
   int attempts = 0;          // for the access log
   int winner = 0;
+  // What send_now() could not write at once (the socket's buffer was full).
+  std::array<net::const_buffer, 2> buffers{};
+  std::size_t unwritten = 0;
+  error_code write_ec;
 };
 
 }  // namespace
@@ -251,15 +257,18 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   net::awaitable<void> accept_loop(tcp::acceptor& acceptor);
   net::awaitable<void> sweep();
   net::awaitable<void> run_session(std::shared_ptr<session> s);
-  // One request, read and answered: wait for it, read its head, make the
-  // reply, send it. Returns whether the connection goes on.
+  // One request, read and answered. Returns whether the connection goes on.
   net::awaitable<bool> serve_one(session& s);
-  net::awaitable<bool> wait_for_request(session& s);
-  net::awaitable<error_code> read_head(session& s, request_head& parser, bool head_clock_running);
-  net::awaitable<reply> make_reply(session& s, const request_head& parser, error_code read_ec,
-                                   time_point start);
-  net::awaitable<void> answer_api(session& s, std::string_view query, time_point start, reply& out);
-  net::awaitable<bool> send_reply(session& s, reply& out, time_point start);
+  // Its steps. Only what must wait is a coroutine (each is a frame and a
+  // resumption on every request); the usual request runs the others as plain
+  // calls.
+  bool begin_wait(session& s);
+  bool end_wait(session& s, const error_code& ec, std::size_t n);
+  net::awaitable<error_code> read_rest_of_head(session& s, request_head& parser);
+  reply check_request(session& s, const request_head& parser, error_code read_ec);
+  net::awaitable<void> answer_api(session& s, time_point start, reply& out);
+  void send_now(session& s, reply& out, duration elapsed);
+  bool finish_reply(session& s, const reply& out, duration elapsed);
   net::awaitable<void> linger_close(session& s);
   void forget(session& s);
   void refuse(tcp::socket& socket);
@@ -410,8 +419,7 @@ net::awaitable<void> server::impl::sweep() {
         // A client that closed its side right after its last request: its
         // end of stream is noticed here, within a sweep period or two. The
         // wait is interrupted, not the connection closed: its read may have
-        // completed already (with a request), and only wait_for_request()
-        // knows.
+        // completed already (with a request), and only serve_one() knows.
         timeout.probed = generation;
         net::post(s->socket.get_executor(), [s, generation] {
           if (s->timeout.generation() == generation && s->timeout.waiting() &&
@@ -505,11 +513,36 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
   // request from its accept, for a later one from its first byte (after an
   // idle keep-alive wait) or from the previous response (pipelined).
   const bool head_clock_running = s.buffer.size() == 0 && s.served == 0;
-  if (s.buffer.size() == 0 && !co_await wait_for_request(s)) {
-    co_return false;
+  if (s.buffer.size() == 0) {
+    // Wait for the first byte of the next request.
+    if (!begin_wait(s)) {
+      co_return false;
+    }
+    auto [ec, n] = co_await async_read_reply(s.socket, s.buffer.prepare(read_chunk), use_tuple);
+    if (s.recheck) {
+      // The sweep saw an end of stream and interrupted the wait (unless the
+      // read had completed just before): read it, or what came before it.
+      // The interruption is spent here, not left for the next race to find.
+      co_await net::this_coro::reset_cancellation_state();
+      if (ec == net::error::operation_aborted) {
+        std::tie(ec, n) =
+            co_await async_read_more(s.socket, s.buffer.prepare(read_chunk), use_tuple);
+      }
+    }
+    if (!end_wait(s, ec, n)) {
+      co_return false;
+    }
+  }
+
+  // Read the head: usually whole in what has arrived already.
+  if (!head_clock_running) {
+    s.timeout.arm(cfg.header_timeout);
   }
   request_head parser{s.target, s.request_id};
-  const auto read_ec = co_await read_head(s, parser, head_clock_running);
+  auto read_ec = feed(parser, s.buffer);
+  if (read_ec == http::error::need_more) {
+    read_ec = co_await read_rest_of_head(s, parser);
+  }
   const auto start = clock::now();
   s.timeout.disarm();
   if (read_ec && client_left(read_ec)) {
@@ -517,50 +550,66 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
   }
   ++s.served;
   m.request_started();
-  auto out = co_await make_reply(s, parser, read_ec, start);
-  co_return co_await send_reply(s, out, start);
+
+  // Dispatch: the checks and the route, then for an API route the race.
+  auto out = check_request(s, parser, read_ec);
+  if (out.race) {
+    co_await answer_api(s, start, out);
+  }
+
+  // Write what the socket takes at once, then stop what the race left
+  // running, then the rest of the answer if the socket was full.
+  const auto elapsed = clock::now() - start;
+  send_now(s, out, elapsed);
+  if (s.race.busy()) {
+    co_await hedge::finish_race(s.race);
+  }
+  if (out.unwritten > 0) {
+    beast::buffers_suffix<std::array<net::const_buffer, 2>> rest{out.buffers};
+    rest.consume(net::buffer_size(out.buffers) - out.unwritten);
+    s.timeout.arm(cfg.header_timeout);  // a client that does not read its response is dropped
+    std::tie(out.write_ec, std::ignore) = co_await net::async_write(s.socket, rest, use_tuple);
+    s.timeout.disarm();
+  }
+  if (finish_reply(s, out, elapsed)) {
+    co_return true;
+  }
+  if (out.drain_body && !out.write_ec && !out.client_gone) {
+    co_await linger_close(s);
+  }
+  co_return false;
 }
 
-// Between requests: waits for the first byte of the next one. Returns
-// whether there is one. While shutting down, requests already received are
-// still answered.
-net::awaitable<bool> server::impl::wait_for_request(session& s) {
+// Before the wait for a request: false when there is to be none (a drain).
+// While shutting down, requests already received are still answered.
+bool server::impl::begin_wait(session& s) {
   if (shutting_down.load() && s.served > 0) {
-    co_return false;
+    return false;
   }
   s.idle = s.served > 0;
   s.timeout.arm(s.served == 0 ? cfg.header_timeout : cfg.keepalive_timeout);
   s.recheck = false;
   s.timeout.set_waiting(true);
-  auto [ec, n] = co_await async_read_reply(s.socket, s.buffer.prepare(read_chunk), use_tuple);
-  if (s.recheck) {
-    // The sweep saw an end of stream and interrupted the wait (unless the
-    // read had completed just before): read it, or what came before it. The
-    // interruption is spent here, not left for the next race to find.
-    co_await net::this_coro::reset_cancellation_state();
-    if (ec == net::error::operation_aborted) {
-      std::tie(ec, n) = co_await async_read_more(s.socket, s.buffer.prepare(read_chunk), use_tuple);
-    }
-  }
+  return true;
+}
+
+// After it: whether a request has begun to arrive.
+bool server::impl::end_wait(session& s, const error_code& ec, std::size_t n) {
   s.timeout.set_waiting(false);
   s.idle = false;
   if (ec) {
-    co_return false;
+    return false;
   }
   s.buffer.commit(n);
-  co_return true;
+  return true;
 }
 
 // Reads the rest of a request head into `parser`. Returns its error, if any
 // (a client that left, a malformed or oversized head).
-net::awaitable<error_code> server::impl::read_head(session& s, request_head& parser,
-                                                   bool head_clock_running) {
-  if (!head_clock_running) {
-    s.timeout.arm(cfg.header_timeout);
-  }
+net::awaitable<error_code> server::impl::read_rest_of_head(session& s, request_head& parser) {
   // A read that filled its buffer is followed at once (see async_read_next).
-  bool full = s.buffer.size() == read_chunk;
-  auto read_ec = feed(parser, s.buffer);
+  bool full = false;
+  error_code read_ec = http::error::need_more;
   while (read_ec == http::error::need_more) {
     auto [ec, n] =
         co_await async_read_next(s.socket, s.buffer.prepare(read_chunk), full, use_tuple);
@@ -575,9 +624,8 @@ net::awaitable<error_code> server::impl::read_head(session& s, request_head& par
 }
 
 // What to answer, from the head as read: the checks of HTTP/1.1, the route,
-// and for an API route the race. No I/O but the race's.
-net::awaitable<reply> server::impl::make_reply(session& s, const request_head& parser,
-                                               error_code read_ec, time_point start) {
+// and the answer itself unless a race must decide it (out.race). No I/O.
+reply server::impl::check_request(session& s, const request_head& parser, error_code read_ec) {
   reply out;
   if (read_ec) {
     generate_request_id(s.request_id);
@@ -591,7 +639,7 @@ net::awaitable<reply> server::impl::make_reply(session& s, const request_head& p
     } else {
       out.resp = error_response(400, "bad_request", "the request is not valid HTTP/1.1");
     }
-    co_return out;
+    return out;
   }
   if (!is_valid_request_id(s.request_id)) {
     generate_request_id(s.request_id);
@@ -601,8 +649,8 @@ net::awaitable<reply> server::impl::make_reply(session& s, const request_head& p
   out.http10 = parser.version() == 10;
   out.keep_alive = parser.keep_alive();
   // Any Transfer-Encoding is a body, whatever its codings.
-  const bool has_body =
-      parser.has_transfer_encoding() || parser.chunked() || parser.content_length().value_or(0) > 0;
+  const bool has_body = parser.has_transfer_encoding() || parser.chunked() ||
+                        parser.content_length().value_or(0) > 0;
   if (has_body) {
     out.keep_alive = false;  // the body is not read: the connection cannot go on
     out.drain_body = true;
@@ -618,8 +666,7 @@ net::awaitable<reply> server::impl::make_reply(session& s, const request_head& p
     // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any request with
     // two or with a malformed one. The connection ends with the answer: a
     // client this confused may not frame its next request right either.
-    out.resp =
-        error_response(400, "bad_request", "the request needs exactly one valid Host header");
+    out.resp = error_response(400, "bad_request", "the request needs exactly one valid Host header");
     out.keep_alive = false;
   } else if (parser.has_transfer_encoding() && !parser.chunked_final()) {
     // RFC 9112 §6.3: the final coding is not chunked, so the body's length
@@ -635,101 +682,85 @@ net::awaitable<reply> server::impl::make_reply(session& s, const request_head& p
     out.resp = error_response(413, "request_too_large", "requests to this service carry no body");
   } else if (is_api(out.r)) {
     s.http11 = parser.version() >= 11;
-    try {
-      co_await answer_api(s, query, start, out);
-    } catch (const std::exception& e) {
-      spdlog::error("{} internal error: {}", s.request_id, e.what());
-      out.resp = error_response(500, "internal_error", "the request could not be processed");
-      out.keep_alive = false;
-    }
+    out.query = query;
+    out.race = true;
   } else {
     out.resp = service_response(out.r, !shutting_down.load(), m, cfg.metrics_cache);
   }
-  co_return out;
+  return out;
 }
 
 // An API route: the plan, admission under --max-inflight, then the race,
 // watched for the client leaving unless a pipelined request shows that it
 // is there.
-net::awaitable<void> server::impl::answer_api(session& s, std::string_view query, time_point start,
-                                              reply& out) {
-  const auto plan = plan_api(out.r, query, cfg);
-  if (plan.reject) {
-    out.resp = *plan.reject;
-    co_return;
+net::awaitable<void> server::impl::answer_api(session& s, time_point start, reply& out) {
+  try {
+    const auto plan = plan_api(out.r, out.query, cfg);
+    if (plan.reject) {
+      out.resp = *plan.reject;
+      co_return;
+    }
+    const admission place{api_inflight, cfg.max_inflight};
+    if (!place.admitted()) {
+      out.resp = overloaded_response();
+      co_return;
+    }
+    auto policy = plan.policy;
+    if (policy.hedge_attempts > 0) {
+      policy.hedge_delay = tuning.delay(start);  // the configured delay, unless adaptive
+    }
+    s.race.set_request_id(s.request_id);
+    // The watch takes its share of the session only when it starts: most
+    // races end before it does.
+    const hedge::client_watch watch{[ses = &s] { return watch_client(ses->shared_from_this()); },
+                                    watch_grace};
+    auto race = co_await hedge::decide_race(s.race, policy, start, start + plan.timeout, attempt,
+                                            race_stats, s.buffer.size() > 0 ? nullptr : &watch,
+                                            &tuning);
+    out.attempts = race.attempts_started;
+    out.winner = race.winner;
+    if (race.decided == hedge::verdict::pending) {
+      out.client_gone = true;
+      out.resp.status = 499;  // nginx's "client closed request", for the log and metrics
+      co_return;
+    }
+    out.resp = race_response(race, plan);
+  } catch (const std::exception& e) {
+    spdlog::error("{} internal error: {}", s.request_id, e.what());
+    out.resp = error_response(500, "internal_error", "the request could not be processed");
+    out.keep_alive = false;
   }
-  const admission place{api_inflight, cfg.max_inflight};
-  if (!place.admitted()) {
-    out.resp = overloaded_response();
-    co_return;
-  }
-  auto policy = plan.policy;
-  if (policy.hedge_attempts > 0) {
-    policy.hedge_delay = tuning.delay(start);  // the configured delay, unless adaptive
-  }
-  s.race.set_request_id(s.request_id);
-  const hedge::client_watch watch{[self = s.shared_from_this()] { return watch_client(self); },
-                                  watch_grace};
-  auto race =
-      co_await hedge::decide_race(s.race, policy, start, start + plan.timeout, attempt, race_stats,
-                                  s.buffer.size() > 0 ? nullptr : &watch, &tuning);
-  out.attempts = race.attempts_started;
-  out.winner = race.winner;
-  if (race.decided == hedge::verdict::pending) {
-    out.client_gone = true;
-    out.resp.status = 499;  // nginx's "client closed request", for the log and metrics
-    co_return;
-  }
-  out.resp = race_response(race, plan);
 }
 
-// Sends the reply, then stops what its race left running, then logs it.
-// Returns whether the connection goes on.
-net::awaitable<bool> server::impl::send_reply(session& s, reply& out, time_point start) {
+// Counts the reply and writes what the socket takes at once (usually all of
+// it; out.unwritten says what is left).
+void server::impl::send_now(session& s, reply& out, duration elapsed) {
   if ((shutting_down.load() || s.half_closed) && s.buffer.size() == 0) {
     out.keep_alive = false;  // the last response on this connection
   }
   // Metrics are recorded before the response leaves: once a client has its
   // answer, every counter already shows it.
-  const auto elapsed = clock::now() - start;
   m.request_finished(out.r, out.resp.status, elapsed);
-  error_code write_ec;
-  std::size_t unwritten = 0;
-  std::array<net::const_buffer, 2> buffers{};
-  if (!out.client_gone) {
-    serialize_head(out.resp, {s.request_id, out.keep_alive, out.http10}, s.head);
-    buffers = {net::buffer(s.head),
-               out.head_only ? net::const_buffer{} : net::buffer(out.resp.payload())};
-    // Usually the socket takes the whole response at once.
-    const auto total = net::buffer_size(buffers);
-    const auto written = write_now(s.socket, buffers, write_ec);
-    unwritten = write_ec ? 0 : total - written;
+  if (out.client_gone) {
+    return;
   }
-  if (s.race.busy()) {
-    // The answer is out (or on its way): now stop the losing attempts and
-    // wait for them, before anything else happens on this connection.
-    co_await hedge::finish_race(s.race);
-  }
-  if (unwritten > 0) {
-    beast::buffers_suffix<std::array<net::const_buffer, 2>> rest{buffers};
-    rest.consume(net::buffer_size(buffers) - unwritten);
-    s.timeout.arm(cfg.header_timeout);  // a client that does not read its response is dropped
-    std::tie(write_ec, std::ignore) = co_await net::async_write(s.socket, rest, use_tuple);
-    s.timeout.disarm();
-  }
+  serialize_head(out.resp, {s.request_id, out.keep_alive, out.http10}, s.head);
+  out.buffers = {net::buffer(s.head),
+                 out.head_only ? net::const_buffer{} : net::buffer(out.resp.payload())};
+  const auto total = net::buffer_size(out.buffers);
+  const auto written = write_now(s.socket, out.buffers, out.write_ec);
+  out.unwritten = out.write_ec ? 0 : total - written;
+}
+
+// Logs the reply; returns whether the connection goes on.
+bool server::impl::finish_reply(session& s, const reply& out, duration elapsed) {
   if (cfg.access_log) {
     spdlog::info("{} \"{} {}\" {} {:.3f}ms attempts={} winner={}", s.request_id, out.method,
                  path_of(out.r), out.resp.status,
                  std::chrono::duration<double, std::milli>(elapsed).count(), out.attempts,
                  out.winner);
   }
-  if (write_ec || out.client_gone || !out.keep_alive) {
-    if (out.drain_body && !write_ec && !out.client_gone) {
-      co_await linger_close(s);
-    }
-    co_return false;
-  }
-  co_return true;
+  return !out.write_ec && !out.client_gone && out.keep_alive;
 }
 
 // ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include <array>
 #include <cassert>
 #include <exception>
+#include <optional>
 #include <type_traits>
 
 namespace smart::hedge {
@@ -154,23 +155,18 @@ class driver {
 
   step begin() { return launch(tl_.begin()); }
 
-  // Sleeps until something happens: an attempt finished, the step's wake-up
-  // time, or the time to start the watch. False when the race was cancelled
-  // (the client left), whether before the wait or during it.
-  net::awaitable<bool> wait(const step& s) {
+  // When to wake up to look again: the step's wake-up time, or sooner the
+  // time to start the watch; nothing when finished attempts are waiting to
+  // be fed to the timeline already. (A finished attempt cancels the wait.)
+  [[nodiscard]] std::optional<time_point> wake_time(const step& s) const {
     if (st_.processed < st_.finished_count) {
-      co_return !cancelled(co_await net::this_coro::cancellation_state);
+      return std::nullopt;
     }
     auto wake_at = s.wake_at;
     if (watch_ != nullptr && !st_.watch_started) {
       wake_at = std::min(wake_at, start_ + watch_->grace);
     }
-    if (cancelled(co_await net::this_coro::cancellation_state)) {
-      co_return false;
-    }
-    st_.wake.expires_at(wake_at);
-    co_await st_.wake.async_wait(use_tuple);
-    co_return !cancelled(co_await net::this_coro::cancellation_state);
+    return wake_at;
   }
 
   // What happened since the last step, fed to the timeline: finished
@@ -248,10 +244,6 @@ class driver {
   }
 
  private:
-  static bool cancelled(const net::cancellation_state& cs) {
-    return cs.cancelled() != net::cancellation_type::none;
-  }
-
   // Starts what step s asks for, unless the hedge budget withholds the
   // hedges; returns the step actually taken.
   step launch(step s) {
@@ -330,12 +322,27 @@ net::awaitable<race_result> decide_race(basic_race_workspace<Clock>& ws, policy 
   co_await net::this_coro::throw_if_cancelled(false);
   race_detail::driver<Clock> d{
       ws, p, start, deadline, attempt, m, watch, tuning, co_await net::this_coro::executor};
+  // The race's own sleep is here, not in a coroutine of the driver's: a
+  // nested coroutine would be a frame and a resumption on every wait.
+  auto& wake = ws.get().wake;
+  const auto cancelled = [](const net::cancellation_state& cs) {
+    return cs.cancelled() != net::cancellation_type::none;
+  };
   step s = d.begin();
   bool client_gone = false;
   while (s.decided == verdict::pending) {
-    if (!co_await d.wait(s)) {
+    // Cancelled (the client left) before the wait, or during it.
+    if (cancelled(co_await net::this_coro::cancellation_state)) {
       client_gone = true;
       break;
+    }
+    if (const auto wake_at = d.wake_time(s)) {
+      wake.expires_at(*wake_at);
+      co_await wake.async_wait(race_detail::use_tuple);
+      if (cancelled(co_await net::this_coro::cancellation_state)) {
+        client_gone = true;
+        break;
+      }
     }
     s = d.advance(s);
   }
