@@ -13,6 +13,7 @@ fi
 packages=(
   build-essential cmake ccache git pkg-config ca-certificates
   libboost1.81-dev libssl-dev nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libgtest-dev
+  libtcmalloc-minimal4
 )
 if [[ ${1:-} == --tools ]]; then
   # --no-install-recommends matters: docker-compose would otherwise pull in a

@@ -46,8 +46,6 @@ PLACES = [
     ("include/smart/logging.hpp", "smart_service"),
     ("src/service.cpp", "smart_service"),
     ("src/logging.cpp", "smart_service"),
-    ("include/smart/thread_cache.hpp", "program"),
-    ("src/thread_cache.cpp", "program"),
     ("src/main.cpp", "program"),
     ("src/sim/", "program"),
 ]
