@@ -12,6 +12,7 @@ Measurements (see bench/README.md for the method):
   memory       RSS with 10,000 requests in flight and with 10,000 idle clients
   threads      throughput with --threads 1 and 2
   scrape       CPU per request of /healthz and /metrics, with and without its cache
+  payload      the hand-written payload validator against nlohmann/json's SAX parser
 """
 
 import argparse
@@ -564,6 +565,28 @@ http {{
         self.procs.stop(sim)
         self.results["scrape"] = rows
 
+    # 6c. the hand-written payload validator against nlohmann/json's SAX parser ----
+    def payload(self):
+        binary = os.path.join(self.build, "bench", "smart-payload-bench")
+        if not os.path.exists(binary):
+            raise SystemExit("bench: smart-payload-bench is not built (needs Google Benchmark)")
+        reps = 3 if self.smoke else 10
+        out = subprocess.run(
+            ["taskset", "-c", "0", binary, "--benchmark_format=json",
+             f"--benchmark_repetitions={reps}", "--benchmark_report_aggregates_only=true",
+             f"--benchmark_min_time={0.01 if self.smoke else 0.2}"],
+            capture_output=True, text=True, check=True).stdout
+        medians = {}
+        for b in json.loads(out)["benchmarks"]:
+            if b.get("aggregate_name") == "median":
+                medians[b["run_name"]] = b["real_time"]  # ns per body
+        rows = []
+        for name in sorted({k.split("/", 1)[1] for k in medians}):
+            hand, sax = medians[f"hand_written/{name}"], medians[f"nlohmann_sax/{name}"]
+            rows.append({"body": name, "hand_written_ns": hand, "nlohmann_sax_ns": sax,
+                         "sax_over_hand": sax / hand})
+        self.results["payload"] = {"repetitions": reps, "rows": rows}
+
     # 7. hedging refinements: tail latency against extra upstream load ----------------
     def tuning(self):
         seconds = 3 if self.smoke else 25
@@ -667,7 +690,7 @@ http {{
 
     def run(self, only):
         steps = ["throughput", "latency", "hedging", "deadline", "memory", "threads", "scrape",
-                 "tuning", "soak"]
+                 "payload", "tuning", "soak"]
         try:
             for step in steps:
                 if (only and step not in only) or (not only and step == "soak"

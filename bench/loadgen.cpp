@@ -20,10 +20,10 @@
 
 #include "smart/clock.hpp"
 #include "smart/config.hpp"
-#include "smart/metrics.hpp"
 #include "smart/net.hpp"
 #include "smart/service.hpp"
 #include "smart/upstream/client.hpp"
+#include "smart/upstream/stats.hpp"
 #include "smart/upstream/url.hpp"
 
 #include <algorithm>
@@ -338,7 +338,10 @@ int main(int argc, char* argv[]) {
   const auto o = parse(argc, argv);
   raise_open_file_limit();
   net::io_context ioc{1};
-  metrics unused;
+  struct no_stats final : upstream::client_stats {
+    void upstream_connection_opened() override {}
+    void upstream_connections_in_use(int /*delta*/) override {}
+  } unused;
   upstream::client_options copts;
   copts.url = o.url;
   copts.max_connections = o.connections;

@@ -448,6 +448,22 @@ def write(r, out):
         for row in r["scrape"]:
             lines.append(f"| {row['endpoint']} | {row['cpu_us_per_request']:.1f} µs |")
         lines += [""]
+    if "payload" in r:
+        lines += [
+            "## The payload validator",
+            "",
+            "The rule of a successful body (spec §1), hand-written (`src/upstream/payload.cpp`) "
+            "and on nlohmann/json's SAX parser (`tests/support/payload_reference.hpp`, the "
+            "reference the tests hold it to), side by side in one Google Benchmark run on core 0; "
+            f"median of {r['payload']['repetitions']} repetitions, time per body.",
+            "",
+            "| body | hand-written | nlohmann SAX | SAX / hand-written |",
+            "|---|---:|---:|---:|",
+        ]
+        for row in r["payload"]["rows"]:
+            lines.append(f"| {row['body']} | {row['hand_written_ns']:,.0f} ns | "
+                         f"{row['nlohmann_sax_ns']:,.0f} ns | {row['sax_over_hand']:.1f}× |")
+        lines += [""]
     if "tuning" in r:
         tu = r["tuning"]
         lines += [

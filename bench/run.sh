@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh --tools
 cmake --preset release >/dev/null
-cmake --build --preset release --target smart-api upstream-sim smart-loadgen smart-wakeup
+cmake --build --preset release --target smart-api upstream-sim smart-loadgen smart-wakeup \
+  smart-payload-bench
 
 args=("$@")
 if [[ " $* " == *" --smoke "* && " $* " != *" --out "* ]]; then

@@ -36,6 +36,14 @@ std::uint64_t raise_open_file_limit() {
 
 namespace {
 
+upstream::client_options client_options(const config& cfg) {
+  upstream::client_options o;
+  o.url = cfg.upstream_url;
+  o.max_connections = cfg.upstream_max_connections;
+  o.extra_ca_file = cfg.upstream_ca_file;
+  return o;
+}
+
 // Runs the io_context until it runs out of work. With a busy-poll window the
 // thread keeps polling for that long after the last handler before it blocks,
 // so that a quiet core is awake when the next packet comes (waking a sleeping
@@ -64,12 +72,13 @@ struct service::impl {
       : cfg{std::move(c)},
         ioc{cfg.threads},
         stats{std::max(3, 1 + cfg.hedge_count)},
-        upstream{ioc.get_executor(), upstream::client_options::from(cfg), stats},
+        upstream{ioc.get_executor(), client_options(cfg), stats},
         tuning{hedge::tuning_options{cfg.hedge_budget_percent, cfg.hedge_percentile,
                                      cfg.hedge_delay, cfg.hedge_delay_floor},
                stats},
         edge{ioc,
              cfg,
+             stats,
              stats,
              [this](int /*attempt*/, std::string_view request_id, stop_signal& stop) {
                return upstream.fetch(stop, request_id);
@@ -79,7 +88,8 @@ struct service::impl {
         signals{net::make_strand(ioc)} {
     if (!cfg.metrics_host.empty()) {
       // It never races (its routes do not call the upstream).
-      admin.emplace(ioc, cfg, stats, hedge::attempt_fn{}, tuning, edge::listener_role::admin);
+      admin.emplace(ioc, cfg, stats, stats, hedge::attempt_fn{}, tuning,
+                    edge::listener_role::admin);
     }
   }
 

@@ -2,7 +2,7 @@
 
 #include "smart/config.hpp"
 #include "smart/edge/query.hpp"
-#include "smart/metrics.hpp"
+#include "smart/edge/stats.hpp"
 
 #include <string>
 
@@ -78,7 +78,7 @@ response overloaded_response() {
   return r;
 }
 
-response service_response(route r, bool ready, const metrics& m,
+response service_response(route r, bool ready, const edge_stats& stats,
                           std::chrono::milliseconds metrics_cache) {
   response out;
   switch (r) {
@@ -94,7 +94,7 @@ response service_response(route r, bool ready, const metrics& m,
       break;
     case route::metrics:
       out.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      out.shared_body = m.exposition(metrics_cache);
+      out.shared_body = stats.exposition(metrics_cache);
       break;
     case route::openapi:
       out.static_body = embedded::openapi_json();

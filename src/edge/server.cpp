@@ -4,12 +4,12 @@
 #include "smart/edge/handlers.hpp"
 #include "smart/edge/request_head.hpp"
 #include "smart/edge/request_id.hpp"
+#include "smart/edge/stats.hpp"
 #include "smart/edge/target.hpp"
 #include "smart/hedge/tuning.hpp"
-#include "smart/http_feed.hpp"
-#include "smart/metrics.hpp"
+#include "smart/io/http_feed.hpp"
+#include "smart/io/tracked_read.hpp"
 #include "smart/net.hpp"
-#include "smart/tracked_read.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -22,6 +22,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -111,102 +112,143 @@ std::vector<tcp::endpoint> listen_endpoints(const std::string& host, std::uint16
 
 }  // namespace
 
-// One client connection. Lives on its own strand (or the only I/O thread);
+// What the sweep shares with a connection: its client timeout, from the
+// sweep's strand and the connection's. Atomics only; everything else of a
+// connection is its strand's alone (session).
+class session_clock {
+ public:
+  // Each arm or disarm starts a new generation, so that a close or a recheck
+  // decided for an old one is not applied to a connection that has moved on.
+  void arm(duration d) {
+    generation_.fetch_add(1, std::memory_order_relaxed);
+    expiry_.store(ticks(clock::now() + d), std::memory_order_relaxed);
+  }
+  void disarm() {
+    generation_.fetch_add(1, std::memory_order_relaxed);
+    expiry_.store(0, std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t generation() const {
+    return generation_.load(std::memory_order_relaxed);
+  }
+  // Clock ticks when the timeout passes; 0: none running.
+  [[nodiscard]] std::int64_t expiry() const { return expiry_.load(std::memory_order_relaxed); }
+
+  // Waiting for the next request in a read that cannot see an end of stream
+  // that came with the last request (see io/tracked_read.hpp): the sweep
+  // checks such a connection once per wait.
+  void set_waiting(bool w) { waiting_.store(w, std::memory_order_relaxed); }
+  [[nodiscard]] bool waiting() const { return waiting_.load(std::memory_order_relaxed); }
+
+  std::uint64_t probed = 0;  // the sweep's own: the generation it last checked
+
+ private:
+  std::atomic<std::int64_t> expiry_{0};
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> waiting_{false};
+};
+
+// One client connection, on its own strand (or the only I/O thread):
 // run_session() owns it, the registry and the sweep hold weak references.
+// Everything here but `timeout` is touched on that strand only.
 struct session : std::enable_shared_from_this<session> {
   explicit session(tcp::socket s)
       : socket{std::move(s)}, buffer{buffer_limit}, race{socket.get_executor()} {}
-
-  // Client timeouts, enforced by the sweep. Each arm or disarm starts a new
-  // generation, so that a close decided for an old one is not applied to a
-  // connection that has moved on.
-  void arm(duration d) {
-    generation.fetch_add(1, std::memory_order_relaxed);
-    expiry.store(ticks(clock::now() + d), std::memory_order_relaxed);
-  }
-  void disarm() {
-    generation.fetch_add(1, std::memory_order_relaxed);
-    expiry.store(0, std::memory_order_relaxed);
-  }
 
   void close() {
     error_code ignored;
     socket.close(ignored);
   }
 
-  // While a race runs (started by it once it has lasted watch_grace): waits
-  // for the client's connection to become readable, which costs no system
-  // call until something arrives.
-  void watch_client() {
-    watching = true;
-    socket.async_wait(tcp::socket::wait_read,
-                      [self = shared_from_this()](error_code ec) { self->on_client_event(ec); });
-  }
-
-  // The client's connection became readable (or failed) during a race. An
-  // end of stream from an HTTP/1.1 client gets the interim response above;
-  // only a reset after it (or an end of stream from an HTTP/1.0 client, which
-  // may not be sent a 1xx) ends the race as a departure.
-  void on_client_event(error_code ec) {
-    watching = false;
-    if (watch_abort == nullptr || ec == net::error::operation_aborted) {
-      return;  // the race is over
-    }
-    auto state = ec ? peer_state::gone : peek_peer(socket.native_handle());
-    if (state == peer_state::end_of_stream && http11 && !half_closed) {
-      half_closed = true;
-      error_code write_ec;
-      const auto sent = write_now(socket, net::buffer(interim_response), write_ec);
-      if (!write_ec && sent == interim_response.size()) {
-        watching = true;
-        socket.async_wait(tcp::socket::wait_error, [self = shared_from_this()](error_code e) {
-          self->watching = false;
-          if (self->watch_abort != nullptr && e != net::error::operation_aborted) {
-            self->watch_abort->abort();
-          }
-        });
-        return;
-      }
-      state = peer_state::gone;  // (a partial interim response cannot be completed either)
-    }
-    if (state != peer_state::open) {
-      watch_abort->abort();
-    }
-  }
+  // Ends the wait the connection's coroutine is in: the sweep's recheck of an
+  // idle connection, or a race whose client left. Its slot is bound to the
+  // coroutine (run_session), so this is Asio's own per-operation
+  // cancellation of whatever it awaits, and its cancellation state says so.
+  void interrupt() { interrupter.emit(net::cancellation_type::terminal); }
 
   tcp::socket socket;
   beast::flat_buffer buffer;
-  std::string target;                        // request-target of the current request
-  std::string request_id;                    // X-Request-Id as received, then as answered
-  std::string head;                          // serialised response head
-  hedge::race_workspace race;                // reused by this connection's requests, one at a time
-  std::atomic<std::int64_t> expiry{0};       // clock ticks; 0 = no client timeout running
-  std::atomic<std::uint64_t> generation{0};  // see arm()
-  // Waiting for the next request, in a read that cannot see an end of stream
-  // that came with the last request (see tracked_read.hpp): the sweep checks
-  // such a connection once per wait.
-  std::atomic<bool> waiting{false};
-  std::uint64_t probed = 0;  // sweep only: the generation last checked
-  bool recheck = false;      // strand only: the sweep cancelled the wait to look again
-  // Strand only: waiting for the next request on a connection that has
-  // already been served (a fresh connection gets to send its first request).
+  std::string target;          // request-target of the current request
+  std::string request_id;      // X-Request-Id as received, then as answered
+  std::string head;            // serialised response head
+  hedge::race_workspace race;  // reused by this connection's requests, one at a time
+  session_clock timeout;       // shared with the sweep
+  net::cancellation_signal interrupter;
+  bool recheck = false;  // the sweep interrupted the idle wait to look again
+  // Waiting for the next request on a connection that has already been
+  // served (a fresh connection gets to send its first request).
   bool idle = false;
   int served = 0;
-  // While a race runs: the readability watch that notices a client leaving.
-  bool watching = false;
-  hedge::race_abort* watch_abort = nullptr;
   bool http11 = true;        // the request being answered is HTTP/1.1 (1xx may be sent)
   bool half_closed = false;  // its client closed its sending side (the last response)
   std::list<std::weak_ptr<session>>::iterator registry_entry;
 };
 
+namespace {
+
+// Watches a racing request's client (the race's client_watch): waits for its
+// connection to become readable, which costs no system call until something
+// arrives. An end of stream from an HTTP/1.1 client gets the interim response
+// above; only a reset after it (or an end of stream from an HTTP/1.0 client,
+// which may not be sent a 1xx) is a departure, which interrupts the race.
+// Ends at once when the race cancels it.
+net::awaitable<void> watch_client(std::shared_ptr<session> s) {
+  co_await net::this_coro::throw_if_cancelled(false);
+  auto [ec] = co_await s->socket.async_wait(tcp::socket::wait_read, use_tuple);
+  if (ec == net::error::operation_aborted) {
+    co_return;  // the race is over
+  }
+  auto state = ec ? peer_state::gone : peek_peer(s->socket.native_handle());
+  if (state == peer_state::end_of_stream && s->http11 && !s->half_closed) {
+    s->half_closed = true;
+    error_code write_ec;
+    const auto sent = write_now(s->socket, net::buffer(interim_response), write_ec);
+    if (!write_ec && sent == interim_response.size()) {
+      std::tie(ec) = co_await s->socket.async_wait(tcp::socket::wait_error, use_tuple);
+      if (ec == net::error::operation_aborted) {
+        co_return;
+      }
+    }
+    state = peer_state::gone;  // (a partial interim response cannot be completed either)
+  }
+  // The race may have been decided while this coroutine was about to
+  // resume: then it is cancelled already, and the client is no concern.
+  const auto cs = co_await net::this_coro::cancellation_state;
+  if (state != peer_state::open && cs.cancelled() == net::cancellation_type::none) {
+    s->interrupt();
+  }
+}
+
+// A request as read, and what the edge made of it: what serve_one() passes
+// from reading to answering.
+struct reply {
+  response resp;
+  route r = route::not_found;
+  std::string_view method = "-";  // for the access log
+  std::string_view query;         // an API route's query, for its race (in session::target)
+  bool race = false;              // an API route that passed the checks: answer_api() decides
+  bool keep_alive = false;
+  bool head_only = false;    // HEAD: the headers without the body
+  bool http10 = false;       // an HTTP/1.0 client needs an explicit keep-alive
+  bool drain_body = false;   // a request body was left unread: linger before closing
+  bool client_gone = false;  // the client left during the race (499)
+  int attempts = 0;          // for the access log
+  int winner = 0;
+  // What send_now() could not write at once (the socket's buffer was full).
+  std::array<net::const_buffer, 2> buffers{};
+  std::size_t unwritten = 0;
+  error_code write_ec;
+};
+
+}  // namespace
+
 struct server::impl : std::enable_shared_from_this<server::impl> {
-  impl(net::io_context& context, const config& c, metrics& mx, hedge::attempt_fn fn,
-       hedge::hedge_tuning& t, listener_role r)
+  impl(net::io_context& context, const config& c, edge_stats& stats, hedge::race_stats& rs,
+       hedge::attempt_fn fn, hedge::hedge_tuning& t, listener_role r)
       : ioc{context},
         cfg{c},
         role{r},
-        m{mx},
+        m{stats},
+        race_stats{rs},
         attempt{std::move(fn)},
         tuning{t},
         strand{net::make_strand(context)},
@@ -215,9 +257,18 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   net::awaitable<void> accept_loop(tcp::acceptor& acceptor);
   net::awaitable<void> sweep();
   net::awaitable<void> run_session(std::shared_ptr<session> s);
+  // One request, read and answered. Returns whether the connection goes on.
   net::awaitable<bool> serve_one(session& s);
-  net::awaitable<response> handle_api(session& s, route r, std::string_view query, time_point start,
-                                      hedge::race_result& race, bool& client_gone, bool& raced);
+  // Its steps. Only what must wait is a coroutine (each is a frame and a
+  // resumption on every request); the usual request runs the others as plain
+  // calls.
+  bool begin_wait(session& s);
+  bool end_wait(session& s, const error_code& ec, std::size_t n);
+  net::awaitable<error_code> read_rest_of_head(session& s, request_head& parser);
+  reply check_request(session& s, const request_head& parser, error_code read_ec);
+  net::awaitable<void> answer_api(session& s, time_point start, reply& out);
+  void send_now(session& s, reply& out, duration elapsed);
+  bool finish_reply(session& s, const reply& out, duration elapsed);
   net::awaitable<void> linger_close(session& s);
   void forget(session& s);
   void refuse(tcp::socket& socket);
@@ -238,7 +289,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   net::io_context& ioc;
   const config& cfg;
   listener_role role;
-  metrics& m;
+  edge_stats& m;
+  hedge::race_stats& race_stats;
   hedge::attempt_fn attempt;
   hedge::hedge_tuning& tuning;
 
@@ -323,7 +375,9 @@ net::awaitable<void> server::impl::accept_loop(tcp::acceptor& acceptor) {
       continue;
     }
     m.connection_opened();
-    net::co_spawn(s->socket.get_executor(), run_session(s), net::detached);
+    // The session's interrupter is bound to its coroutine (session::interrupt).
+    net::co_spawn(s->socket.get_executor(), run_session(s),
+                  net::bind_cancellation_slot(s->interrupter.slot(), net::detached));
     if (shutting_down.load()) {
       break;
     }
@@ -352,27 +406,26 @@ net::awaitable<void> server::impl::sweep() {
       if (!s) {
         continue;
       }
-      const auto generation = s->generation.load(std::memory_order_relaxed);
-      const auto due = s->expiry.load(std::memory_order_relaxed);
+      auto& timeout = s->timeout;
+      const auto generation = timeout.generation();
+      const auto due = timeout.expiry();
       if (due != 0 && now > due) {
         net::post(s->socket.get_executor(), [s, generation] {
-          if (s->generation.load(std::memory_order_relaxed) == generation) {
+          if (s->timeout.generation() == generation) {
             s->close();
           }
         });
-      } else if (s->waiting.load(std::memory_order_relaxed) && s->probed != generation) {
+      } else if (timeout.waiting() && timeout.probed != generation) {
         // A client that closed its side right after its last request: its
         // end of stream is noticed here, within a sweep period or two. The
-        // wait is cancelled, not the connection closed: its read may have
+        // wait is interrupted, not the connection closed: its read may have
         // completed already (with a request), and only serve_one() knows.
-        s->probed = generation;
+        timeout.probed = generation;
         net::post(s->socket.get_executor(), [s, generation] {
-          if (s->generation.load(std::memory_order_relaxed) == generation &&
-              s->waiting.load(std::memory_order_relaxed) &&
+          if (s->timeout.generation() == generation && s->timeout.waiting() &&
               closed_by_peer(s->socket.native_handle())) {
             s->recheck = true;
-            error_code ignored;
-            s->socket.cancel(ignored);
+            s->interrupt();
           }
         });
       }
@@ -412,7 +465,7 @@ net::awaitable<void> server::impl::linger_close(session& s) {
   // would reset the connection and could destroy our response in flight.
   error_code ec;
   s.socket.shutdown(tcp::socket::shutdown_send, ec);
-  s.arm(linger_time);
+  s.timeout.arm(linger_time);
   std::size_t drained = 0;
   std::array<char, 4096> sink{};
   std::size_t n = 0;
@@ -421,7 +474,7 @@ net::awaitable<void> server::impl::linger_close(session& s) {
         co_await async_read_next(s.socket, net::buffer(sink), n == sink.size(), use_tuple);
     drained += n;
   }
-  s.disarm();
+  s.timeout.disarm();
 }
 
 net::awaitable<void> server::impl::run_session(std::shared_ptr<session> s) {
@@ -433,12 +486,15 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session> s) {
     cleanup(const cleanup&) = delete;
     cleanup& operator=(const cleanup&) = delete;
     ~cleanup() {
-      s.disarm();
+      s.timeout.disarm();
       s.close();
       srv.forget(s);
     }
   } guard{*this, *s};
 
+  // An interruption (session::interrupt) is read from the cancellation
+  // state where it matters; it never turns an await into an exception.
+  co_await net::this_coro::throw_if_cancelled(false);
   try {
     while (co_await serve_one(*s)) {
     }
@@ -452,241 +508,268 @@ net::awaitable<void> server::impl::run_session(std::shared_ptr<session> s) {
   }
 }
 
-net::awaitable<response> server::impl::handle_api(session& s, route r, std::string_view query,
-                                                  time_point start, hedge::race_result& race,
-                                                  bool& client_gone, bool& raced) {
-  const auto plan = plan_api(r, query, cfg);
-  if (plan.reject) {
-    co_return *plan.reject;
-  }
-  const admission place{api_inflight, cfg.max_inflight};
-  if (!place.admitted()) {
-    co_return overloaded_response();
-  }
-  auto policy = plan.policy;
-  if (policy.hedge_attempts > 0) {
-    policy.hedge_delay = tuning.delay(start);  // the configured delay, unless adaptive
-  }
-  const auto deadline = start + plan.timeout;
-  s.race.set_request_id(s.request_id);
-  raced = true;  // from here on, serve_one() owes the race a finish_race()
-  if (s.buffer.size() > 0) {
-    // A pipelined request is already buffered: the client is there.
-    race =
-        co_await hedge::decide_race(s.race, policy, start, deadline, attempt, m, nullptr, &tuning);
-  } else {
-    // Race the attempts against the client's connection: if the client goes
-    // away, the race is aborted and its attempts stopped. The race starts the
-    // watch once it has lasted watch_grace; waiting for readability costs no
-    // system call until something arrives.
-    hedge::race_abort abort{[](void* context) { static_cast<session*>(context)->watch_client(); },
-                            &s, watch_grace};
-    // However the race ends (even by an exception), the watch must no longer
-    // see `abort`, which dies with this scope.
-    struct unwatch {
-      explicit unwatch(session& x, hedge::race_abort& a) : ses{x} { ses.watch_abort = &a; }
-      session& ses;
-      unwatch(const unwatch&) = delete;
-      unwatch& operator=(const unwatch&) = delete;
-      ~unwatch() {
-        ses.watch_abort = nullptr;
-        if (ses.watching) {
-          error_code ignored;
-          ses.socket.cancel(ignored);  // its handler runs later, and finds nothing to abort
-        }
-      }
-    } watch_guard{s, abort};
-    race =
-        co_await hedge::decide_race(s.race, policy, start, deadline, attempt, m, &abort, &tuning);
-  }
-  if (race.decided == hedge::verdict::pending) {
-    client_gone = true;
-    co_return response{};
-  }
-  co_return race_response(race, plan);
-}
-
-// Reads and answers one request. Returns whether the connection goes on.
 net::awaitable<bool> server::impl::serve_one(session& s) {
-  // Between requests: wait for the first byte of the next one. While shutting
-  // down, requests already received are still answered.
-  bool full = false;  // the last read filled its buffer (see async_read_next)
   // --header-timeout-ms bounds the whole head: for a connection's first
   // request from its accept, for a later one from its first byte (after an
   // idle keep-alive wait) or from the previous response (pipelined).
-  bool head_clock_running = false;
+  const bool head_clock_running = s.buffer.size() == 0 && s.served == 0;
   if (s.buffer.size() == 0) {
-    if (shutting_down.load() && s.served > 0) {
+    // Wait for the first byte of the next request.
+    if (!begin_wait(s)) {
       co_return false;
     }
-    s.idle = s.served > 0;
-    head_clock_running = s.served == 0;
-    s.arm(head_clock_running ? cfg.header_timeout : cfg.keepalive_timeout);
-    s.recheck = false;
-    s.waiting.store(true, std::memory_order_relaxed);
     auto [ec, n] = co_await async_read_reply(s.socket, s.buffer.prepare(read_chunk), use_tuple);
-    if (ec == net::error::operation_aborted && s.recheck) {
-      // The sweep saw an end of stream: read it (or what came before it).
-      std::tie(ec, n) = co_await async_read_more(s.socket, s.buffer.prepare(read_chunk), use_tuple);
+    if (s.recheck) {
+      // The sweep saw an end of stream and interrupted the wait (unless the
+      // read had completed just before): read it, or what came before it.
+      // The interruption is spent here, not left for the next race to find.
+      co_await net::this_coro::reset_cancellation_state();
+      if (ec == net::error::operation_aborted) {
+        std::tie(ec, n) =
+            co_await async_read_more(s.socket, s.buffer.prepare(read_chunk), use_tuple);
+      }
     }
-    s.waiting.store(false, std::memory_order_relaxed);
-    s.idle = false;
-    if (ec) {
+    if (!end_wait(s, ec, n)) {
       co_return false;
     }
-    full = n == read_chunk;
-    s.buffer.commit(n);
   }
 
+  // Read the head: usually whole in what has arrived already.
   if (!head_clock_running) {
-    s.arm(cfg.header_timeout);
+    s.timeout.arm(cfg.header_timeout);
   }
   request_head parser{s.target, s.request_id};
   auto read_ec = feed(parser, s.buffer);
-  while (read_ec == http::error::need_more) {
-    auto [ec, n] =
-        co_await async_read_next(s.socket, s.buffer.prepare(read_chunk), full, use_tuple);
-    if (ec) {
-      read_ec = ec == net::error::eof ? at_end_of_stream(parser) : ec;
-      break;
-    }
-    full = n == read_chunk;
-    s.buffer.commit(n);
-    read_ec = feed(parser, s.buffer);
+  if (read_ec == http::error::need_more) {
+    read_ec = co_await read_rest_of_head(s, parser);
   }
   const auto start = clock::now();
-  s.disarm();
+  s.timeout.disarm();
   if (read_ec && client_left(read_ec)) {
     co_return false;  // the client left (or timed out) without a complete request
   }
   ++s.served;
   m.request_started();
 
-  response resp;
-  route r = route::not_found;
-  bool keep_alive = false;
-  bool drain_body = false;
-  bool client_gone = false;
-  bool raced = false;  // a race was decided: its losers still need finish_race()
-  hedge::race_result race;
+  // Dispatch: the checks and the route, then for an API route the race.
+  auto out = check_request(s, parser, read_ec);
+  if (out.race) {
+    co_await answer_api(s, start, out);
+  }
 
+  // Write what the socket takes at once, then stop what the race left
+  // running, then the rest of the answer if the socket was full.
+  const auto elapsed = clock::now() - start;
+  send_now(s, out, elapsed);
+  if (s.race.busy()) {
+    co_await hedge::finish_race(s.race);
+  }
+  if (out.unwritten > 0) {
+    beast::buffers_suffix<std::array<net::const_buffer, 2>> rest{out.buffers};
+    rest.consume(net::buffer_size(out.buffers) - out.unwritten);
+    s.timeout.arm(cfg.header_timeout);  // a client that does not read its response is dropped
+    std::tie(out.write_ec, std::ignore) = co_await net::async_write(s.socket, rest, use_tuple);
+    s.timeout.disarm();
+  }
+  if (finish_reply(s, out, elapsed)) {
+    co_return true;
+  }
+  if (out.drain_body && !out.write_ec && !out.client_gone) {
+    co_await linger_close(s);
+  }
+  co_return false;
+}
+
+// Before the wait for a request: false when there is to be none (a drain).
+// While shutting down, requests already received are still answered.
+bool server::impl::begin_wait(session& s) {
+  if (shutting_down.load() && s.served > 0) {
+    return false;
+  }
+  s.idle = s.served > 0;
+  s.timeout.arm(s.served == 0 ? cfg.header_timeout : cfg.keepalive_timeout);
+  s.recheck = false;
+  s.timeout.set_waiting(true);
+  return true;
+}
+
+// After it: whether a request has begun to arrive.
+bool server::impl::end_wait(session& s, const error_code& ec, std::size_t n) {
+  s.timeout.set_waiting(false);
+  s.idle = false;
+  if (ec) {
+    return false;
+  }
+  s.buffer.commit(n);
+  return true;
+}
+
+// Reads the rest of a request head into `parser`. Returns its error, if any
+// (a client that left, a malformed or oversized head).
+net::awaitable<error_code> server::impl::read_rest_of_head(session& s, request_head& parser) {
+  // A read that filled its buffer is followed at once (see async_read_next).
+  bool full = false;
+  error_code read_ec = http::error::need_more;
+  while (read_ec == http::error::need_more) {
+    auto [ec, n] =
+        co_await async_read_next(s.socket, s.buffer.prepare(read_chunk), full, use_tuple);
+    if (ec) {
+      co_return ec == net::error::eof ? at_end_of_stream(parser) : ec;
+    }
+    full = n == read_chunk;
+    s.buffer.commit(n);
+    read_ec = feed(parser, s.buffer);
+  }
+  co_return read_ec;
+}
+
+// What to answer, from the head as read: the checks of HTTP/1.1, the route,
+// and the answer itself unless a race must decide it (out.race). No I/O.
+reply server::impl::check_request(session& s, const request_head& parser, error_code read_ec) {
+  reply out;
   if (read_ec) {
     generate_request_id(s.request_id);
-    drain_body = true;
+    out.drain_body = true;
     if (read_ec == http::error::header_limit) {
       // A request line that does not even end within the limit is a URI
       // problem; otherwise the header fields are.
-      resp = parser.has_request_line()
-                 ? error_response(431, "request_too_large", "the request headers exceed 8 KiB")
-                 : error_response(414, "request_too_large", "the request line exceeds 8 KiB");
+      out.resp = parser.has_request_line()
+                     ? error_response(431, "request_too_large", "the request headers exceed 8 KiB")
+                     : error_response(414, "request_too_large", "the request line exceeds 8 KiB");
     } else {
-      resp = error_response(400, "bad_request", "the request is not valid HTTP/1.1");
+      out.resp = error_response(400, "bad_request", "the request is not valid HTTP/1.1");
     }
-  } else {
-    if (!is_valid_request_id(s.request_id)) {
-      generate_request_id(s.request_id);
-    }
-    keep_alive = parser.keep_alive();
-    // Any Transfer-Encoding is a body, whatever its codings.
-    const bool has_body = parser.has_transfer_encoding() || parser.chunked() ||
-                          parser.content_length().value_or(0) > 0;
-    if (has_body) {
-      keep_alive = false;  // the body is not read: the connection cannot go on
-      drain_body = true;
-    }
-    const auto [path, query] = split_target(s.target);
-    r = find_route(path);
-    if (!serves(r)) {
-      r = route::not_found;
-    }
-    const auto method = parser.method();
-    if (parser.host_fields() > 1 || !parser.host_valid() ||
-        (parser.host_fields() == 0 && parser.version() >= 11)) {
-      // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any request with
-      // two or with a malformed one. The connection ends with the answer: a
-      // client this confused may not frame its next request right either.
-      resp = error_response(400, "bad_request", "the request needs exactly one valid Host header");
-      keep_alive = false;
-    } else if (parser.has_transfer_encoding() && !parser.chunked_final()) {
-      // RFC 9112 §6.3: the final coding is not chunked, so the body's length
-      // cannot be known. Beast reads such a request as having no body; the
-      // bytes after its head must not run as another request.
-      resp = error_response(400, "bad_request",
-                            "a request body's Transfer-Encoding must end with chunked");
-    } else if (r == route::not_found) {
-      resp = not_found_response();
-    } else if (method != http::verb::get && method != http::verb::head) {
-      resp = method_not_allowed_response();
-    } else if (has_body) {
-      resp = error_response(413, "request_too_large", "requests to this service carry no body");
-    } else if (is_api(r)) {
-      s.http11 = parser.version() >= 11;
-      try {
-        resp = co_await handle_api(s, r, query, start, race, client_gone, raced);
-      } catch (const std::exception& e) {
-        spdlog::error("{} internal error: {}", s.request_id, e.what());
-        resp = error_response(500, "internal_error", "the request could not be processed");
-        keep_alive = false;
-      }
-    } else {
-      resp = service_response(r, !shutting_down.load(), m, cfg.metrics_cache);
-    }
+    return out;
   }
+  if (!is_valid_request_id(s.request_id)) {
+    generate_request_id(s.request_id);
+  }
+  out.method = parser.method_text();
+  out.head_only = parser.method() == http::verb::head;
+  out.http10 = parser.version() == 10;
+  out.keep_alive = parser.keep_alive();
+  // Any Transfer-Encoding is a body, whatever its codings.
+  const bool has_body = parser.has_transfer_encoding() || parser.chunked() ||
+                        parser.content_length().value_or(0) > 0;
+  if (has_body) {
+    out.keep_alive = false;  // the body is not read: the connection cannot go on
+    out.drain_body = true;
+  }
+  const auto [path, query] = split_target(s.target);
+  out.r = find_route(path);
+  if (!serves(out.r)) {
+    out.r = route::not_found;
+  }
+  const auto method = parser.method();
+  if (parser.host_fields() > 1 || !parser.host_valid() ||
+      (parser.host_fields() == 0 && parser.version() >= 11)) {
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any request with
+    // two or with a malformed one. The connection ends with the answer: a
+    // client this confused may not frame its next request right either.
+    out.resp = error_response(400, "bad_request", "the request needs exactly one valid Host header");
+    out.keep_alive = false;
+  } else if (parser.has_transfer_encoding() && !parser.chunked_final()) {
+    // RFC 9112 §6.3: the final coding is not chunked, so the body's length
+    // cannot be known. Beast reads such a request as having no body; the
+    // bytes after its head must not run as another request.
+    out.resp = error_response(400, "bad_request",
+                              "a request body's Transfer-Encoding must end with chunked");
+  } else if (out.r == route::not_found) {
+    out.resp = not_found_response();
+  } else if (method != http::verb::get && method != http::verb::head) {
+    out.resp = method_not_allowed_response();
+  } else if (has_body) {
+    out.resp = error_response(413, "request_too_large", "requests to this service carry no body");
+  } else if (is_api(out.r)) {
+    s.http11 = parser.version() >= 11;
+    out.query = query;
+    out.race = true;
+  } else {
+    out.resp = service_response(out.r, !shutting_down.load(), m, cfg.metrics_cache);
+  }
+  return out;
+}
 
+// An API route: the plan, admission under --max-inflight, then the race,
+// watched for the client leaving unless a pipelined request shows that it
+// is there.
+net::awaitable<void> server::impl::answer_api(session& s, time_point start, reply& out) {
+  try {
+    const auto plan = plan_api(out.r, out.query, cfg);
+    if (plan.reject) {
+      out.resp = *plan.reject;
+      co_return;
+    }
+    const admission place{api_inflight, cfg.max_inflight};
+    if (!place.admitted()) {
+      out.resp = overloaded_response();
+      co_return;
+    }
+    auto policy = plan.policy;
+    if (policy.hedge_attempts > 0) {
+      policy.hedge_delay = tuning.delay(start);  // the configured delay, unless adaptive
+    }
+    s.race.set_request_id(s.request_id);
+    // The watch takes its share of the session only when it starts: most
+    // races end before it does.
+    const hedge::client_watch watch{[ses = &s] { return watch_client(ses->shared_from_this()); },
+                                    watch_grace};
+    auto race = co_await hedge::decide_race(s.race, policy, start, start + plan.timeout, attempt,
+                                            race_stats, s.buffer.size() > 0 ? nullptr : &watch,
+                                            &tuning);
+    out.attempts = race.attempts_started;
+    out.winner = race.winner;
+    if (race.decided == hedge::verdict::pending) {
+      out.client_gone = true;
+      out.resp.status = 499;  // nginx's "client closed request", for the log and metrics
+      co_return;
+    }
+    out.resp = race_response(race, plan);
+  } catch (const std::exception& e) {
+    spdlog::error("{} internal error: {}", s.request_id, e.what());
+    out.resp = error_response(500, "internal_error", "the request could not be processed");
+    out.keep_alive = false;
+  }
+}
+
+// Counts the reply and writes what the socket takes at once (usually all of
+// it; out.unwritten says what is left).
+void server::impl::send_now(session& s, reply& out, duration elapsed) {
   if ((shutting_down.load() || s.half_closed) && s.buffer.size() == 0) {
-    keep_alive = false;  // the last response on this connection
+    out.keep_alive = false;  // the last response on this connection
   }
   // Metrics are recorded before the response leaves: once a client has its
   // answer, every counter already shows it.
-  if (client_gone) {
-    resp.status = 499;  // nginx's "client closed request", for the log and metrics
+  m.request_finished(out.r, out.resp.status, elapsed);
+  if (out.client_gone) {
+    return;
   }
-  const auto elapsed = clock::now() - start;
-  m.request_finished(r, resp.status, elapsed);
-  error_code write_ec;
-  std::size_t unwritten = 0;
-  std::array<net::const_buffer, 2> buffers{};
-  if (!client_gone) {
-    const bool head_only = !read_ec && parser.method() == http::verb::head;
-    serialize_head(resp, {s.request_id, keep_alive, parser.version() == 10}, s.head);
-    buffers = {net::buffer(s.head), head_only ? net::const_buffer{} : net::buffer(resp.payload())};
-    // Usually the socket takes the whole response at once.
-    const auto total = net::buffer_size(buffers);
-    const auto written = write_now(s.socket, buffers, write_ec);
-    unwritten = write_ec ? 0 : total - written;
-  }
-  if (raced && s.race.busy()) {
-    // The answer is out (or on its way): now stop the losing attempts and
-    // wait for them, before anything else happens on this connection.
-    co_await hedge::finish_race(s.race);
-  }
-  if (unwritten > 0) {
-    beast::buffers_suffix<std::array<net::const_buffer, 2>> rest{buffers};
-    rest.consume(net::buffer_size(buffers) - unwritten);
-    s.arm(cfg.header_timeout);  // a client that does not read its response is dropped
-    std::tie(write_ec, std::ignore) = co_await net::async_write(s.socket, rest, use_tuple);
-    s.disarm();
-  }
+  serialize_head(out.resp, {s.request_id, out.keep_alive, out.http10}, s.head);
+  out.buffers = {net::buffer(s.head),
+                 out.head_only ? net::const_buffer{} : net::buffer(out.resp.payload())};
+  const auto total = net::buffer_size(out.buffers);
+  const auto written = write_now(s.socket, out.buffers, out.write_ec);
+  out.unwritten = out.write_ec ? 0 : total - written;
+}
+
+// Logs the reply; returns whether the connection goes on.
+bool server::impl::finish_reply(session& s, const reply& out, duration elapsed) {
   if (cfg.access_log) {
-    spdlog::info("{} \"{} {}\" {} {:.3f}ms attempts={} winner={}", s.request_id,
-                 read_ec ? std::string_view{"-"} : parser.method_text(), path_of(r), resp.status,
-                 std::chrono::duration<double, std::milli>(elapsed).count(), race.attempts_started,
-                 race.winner);
+    spdlog::info("{} \"{} {}\" {} {:.3f}ms attempts={} winner={}", s.request_id, out.method,
+                 path_of(out.r), out.resp.status,
+                 std::chrono::duration<double, std::milli>(elapsed).count(), out.attempts,
+                 out.winner);
   }
-  if (write_ec || client_gone || !keep_alive) {
-    if (drain_body && !write_ec && !client_gone) {
-      co_await linger_close(s);
-    }
-    co_return false;
-  }
-  co_return true;
+  return !out.write_ec && !out.client_gone && out.keep_alive;
 }
 
 // ---------------------------------------------------------------------------
 
-server::server(net::io_context& ioc, const config& cfg, metrics& m, hedge::attempt_fn attempt,
+server::server(net::io_context& ioc, const config& cfg, edge_stats& stats,
+               hedge::race_stats& race_stats, hedge::attempt_fn attempt,
                hedge::hedge_tuning& tuning, listener_role role)
-    : impl_{std::make_shared<impl>(ioc, cfg, m, std::move(attempt), tuning, role)} {}
+    : impl_{std::make_shared<impl>(ioc, cfg, stats, race_stats, std::move(attempt), tuning, role)} {
+}
 
 server::~server() = default;
 

@@ -1,7 +1,5 @@
 #include "smart/hedge/tuning.hpp"
 
-#include "smart/metrics.hpp"
-
 #include <algorithm>
 #include <cmath>
 
@@ -166,15 +164,15 @@ namespace {
 constexpr auto refresh_period = std::chrono::milliseconds{100};
 }
 
-hedge_tuning::hedge_tuning(tuning_options options, metrics& m)
+hedge_tuning::hedge_tuning(tuning_options options, tuning_stats& stats)
     : options_{options},
-      metrics_{m},
+      stats_{stats},
       delay_ns_{
           std::chrono::duration_cast<std::chrono::nanoseconds>(options.configured_delay).count()} {
   if (options_.budget_percent > 0) {
     budget_.emplace(options_.budget_percent);
   }
-  metrics_.hedge_delay(options_.configured_delay);
+  stats_.hedge_delay(options_.configured_delay);
 }
 
 duration hedge_tuning::delay(time_point now) {
@@ -193,7 +191,7 @@ duration hedge_tuning::delay(time_point now) {
     }
     delay_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(),
                     std::memory_order_relaxed);
-    metrics_.hedge_delay(d);
+    stats_.hedge_delay(d);
   }
   return std::chrono::nanoseconds{delay_ns_.load(std::memory_order_relaxed)};
 }
@@ -209,9 +207,9 @@ int hedge_tuning::grant_hedges(int hedges, hedge_reason why, time_point now) {
     return hedges;
   }
   const int granted = budget_->grant(hedges, why == hedge_reason::failure, now);
-  metrics_.hedge_budget_remaining(budget_->remaining(now));
+  stats_.hedge_budget_remaining(budget_->remaining(now));
   if (granted < hedges) {
-    metrics_.hedges_suppressed(hedges - granted);
+    stats_.hedges_suppressed(hedges - granted);
   }
   return granted;
 }

@@ -2,14 +2,13 @@
 
 #include "smart/build_info.hpp"
 #include "smart/clock.hpp"
-#include "smart/config.hpp"
-#include "smart/http_feed.hpp"
-#include "smart/metrics.hpp"
+#include "smart/io/http_feed.hpp"
+#include "smart/io/tracked_read.hpp"
 #include "smart/net.hpp"
-#include "smart/payload.hpp"
 #include "smart/stop.hpp"
-#include "smart/tracked_read.hpp"
+#include "smart/upstream/payload.hpp"
 #include "smart/upstream/quick_response.hpp"
+#include "smart/upstream/stats.hpp"
 #include "smart/upstream/url.hpp"
 
 #include <openssl/err.h>
@@ -216,21 +215,13 @@ attempt_result failure(outcome o, error_code ec = {}) {
 
 }  // namespace
 
-client_options client_options::from(const config& cfg) {
-  client_options o;
-  o.url = cfg.upstream_url;
-  o.max_connections = cfg.upstream_max_connections;
-  o.extra_ca_file = cfg.upstream_ca_file;
-  return o;
-}
-
 // ---------------------------------------------------------------------------
 // The connection pool: idle connections (most recently used first) and a cap
 // on open connections. Shared by all I/O threads behind one mutex that is
 // held only for a few pointer moves.
 class pool {
  public:
-  pool(int cap, metrics& m) : cap_{cap}, metrics_{m} {}
+  pool(int cap, client_stats& stats) : cap_{cap}, stats_{stats} {}
 
   // A lease: an idle connection, or (null) the right to open a new one.
   // Nothing when none is free at once (try_acquire), or when stopped while
@@ -277,7 +268,7 @@ class pool {
   }
 
   const int cap_;
-  metrics& metrics_;
+  client_stats& stats_;
   mutable std::mutex mu_;
   std::vector<connection_ptr> idle_;
   std::deque<std::shared_ptr<waiter>> waiters_;
@@ -300,11 +291,11 @@ std::optional<connection_ptr> pool::try_acquire() {
       }
     }
     if (!candidate) {
-      metrics_.upstream_connections_in_use(1);
+      stats_.upstream_connections_in_use(1);
       return connection_ptr{};
     }
     if (looks_alive(*candidate, clock::now())) {
-      metrics_.upstream_connections_in_use(1);
+      stats_.upstream_connections_in_use(1);
       return candidate;
     }
     candidate->close();
@@ -336,12 +327,12 @@ net::awaitable<std::optional<connection_ptr>> pool::acquire(stop_signal& stop) {
       }
     }
     if (new_slot) {
-      metrics_.upstream_connections_in_use(1);
+      stats_.upstream_connections_in_use(1);
       co_return connection_ptr{};
     }
     if (candidate) {
       if (looks_alive(*candidate, clock::now())) {
-        metrics_.upstream_connections_in_use(1);
+        stats_.upstream_connections_in_use(1);
         co_return candidate;
       }
       candidate->close();
@@ -372,7 +363,7 @@ net::awaitable<std::optional<connection_ptr>> pool::acquire(stop_signal& stop) {
     if (!got) {
       co_return std::nullopt;
     }
-    metrics_.upstream_connections_in_use(1);
+    stats_.upstream_connections_in_use(1);
     if (stop.stop_requested()) {
       // Granted and stopped at once: pass the lease on.
       if (granted) {
@@ -395,7 +386,7 @@ void pool::give_back(connection_ptr c) {
     forget(std::move(c));  // no more reuse; the slot may still serve a waiter
     return;
   }
-  metrics_.upstream_connections_in_use(-1);
+  stats_.upstream_connections_in_use(-1);
   c->idle_since = clock::now();
   c->reused = true;
   std::shared_ptr<waiter> w;
@@ -413,7 +404,7 @@ void pool::give_back(connection_ptr c) {
 }
 
 void pool::forget(connection_ptr c) {
-  metrics_.upstream_connections_in_use(-1);
+  stats_.upstream_connections_in_use(-1);
   if (c) {
     c->close();
   }
@@ -526,10 +517,10 @@ class name_cache : public std::enable_shared_from_this<name_cache> {
 };
 
 struct client::impl : std::enable_shared_from_this<client::impl> {
-  impl(net::any_io_executor executor, client_options opts, metrics& m)
+  impl(net::any_io_executor executor, client_options opts, client_stats& m)
       : ex{std::move(executor)},
         options{std::move(opts)},
-        metrics_{m},
+        stats_{m},
         connections{options.max_connections, m},
         bg{net::make_strand(ex)},
         refresh_timer{bg} {
@@ -576,7 +567,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 
   net::any_io_executor ex;
   client_options options;
-  metrics& metrics_;
+  client_stats& stats_;
   url target;
   // The request bytes, identical for every attempt: whole without an id; with
   // one, up to the id's value, which end_of_head follows.
@@ -646,7 +637,7 @@ net::awaitable<attempt_result> client::impl::open(connection& c, stop_signal& st
       co_return failure(outcome::tls_error, hs_ec);
     }
   }
-  metrics_.upstream_connection_opened();
+  stats_.upstream_connection_opened();
   attempt_result ok;
   ok.result = outcome::success;
   co_return ok;
@@ -835,7 +826,7 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
 
 // ---------------------------------------------------------------------------
 
-client::client(net::any_io_executor ex, client_options options, metrics& m)
+client::client(net::any_io_executor ex, client_options options, client_stats& m)
     : impl_{std::make_shared<impl>(std::move(ex), std::move(options), m)} {}
 
 client::~client() = default;

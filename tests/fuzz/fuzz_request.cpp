@@ -9,7 +9,7 @@
 #include "smart/edge/request_id.hpp"
 #include "smart/edge/route.hpp"
 #include "smart/edge/target.hpp"
-#include "smart/http_feed.hpp"
+#include "smart/io/http_feed.hpp"
 
 #include <cstdint>
 #include <cstdlib>

@@ -2,7 +2,7 @@
 // sends. The quick parser must agree with Beast's on everything it accepts,
 // and the payload rule must not crash on any body.
 
-#include "smart/payload.hpp"
+#include "smart/upstream/payload.hpp"
 #include "smart/upstream/quick_response.hpp"
 
 #include <boost/beast/http.hpp>

@@ -3,9 +3,9 @@
 // sticky, unlike a single per-operation cancellation).
 
 #include "smart/upstream/client.hpp"
-#include "smart/metrics.hpp"
 #include "smart/net.hpp"
 
+#include "counting_stats.hpp"
 #include "fake_upstream.hpp"
 
 #include <gtest/gtest.h>
@@ -29,7 +29,7 @@ struct client_run {
 client_run fetch_once(const std::string& url, std::optional<std::chrono::milliseconds> stop_after,
                       bool stop_first = false) {
   net::io_context ioc;
-  metrics m;
+  counting_stats m;
   upstream::client_options options;
   options.url = url;
   upstream::client c{ioc.get_executor(), options, m};

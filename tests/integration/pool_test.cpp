@@ -15,11 +15,6 @@ namespace smart::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using ms = std::chrono::milliseconds;
-
-ms millis(std::chrono::steady_clock::duration d) {
-  return std::chrono::duration_cast<ms>(d);
-}
 
 TEST(Pool, SequentialCallsReuseKeepAliveConnections) {
   fake_upstream upstream;

@@ -43,6 +43,13 @@ class running_service {
   bool stopped_ = false;
 };
 
+using ms = std::chrono::milliseconds;
+
+// A duration in whole milliseconds, for timing assertions.
+inline ms millis(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration_cast<ms>(d);
+}
+
 // Polls pred (every few milliseconds) until it holds or timeout passes: for
 // state outside the test's control, such as a socket being refused.
 bool eventually(const std::function<bool()>& pred,

@@ -13,10 +13,11 @@
 
 namespace smart {
 struct config;
-class metrics;
 }  // namespace smart
 
 namespace smart::edge {
+
+class edge_stats;
 
 // How an API request will run, or why it is rejected.
 struct api_plan {
@@ -37,7 +38,7 @@ response overloaded_response();
 
 // Responses of the non-API routes. /metrics serves a rendering at most
 // `metrics_cache` old (metrics::exposition()).
-response service_response(route r, bool ready, const metrics& m,
+response service_response(route r, bool ready, const edge_stats& stats,
                           std::chrono::milliseconds metrics_cache);
 
 response not_found_response();

@@ -16,10 +16,11 @@ class io_context;
 
 namespace smart {
 struct config;
-class metrics;
 }  // namespace smart
 
 namespace smart::edge {
+
+class edge_stats;
 
 // Which routes a listener answers; the others are 404 there.
 enum class listener_role {
@@ -30,10 +31,11 @@ enum class listener_role {
 
 class server {
  public:
-  // `attempt` runs one upstream attempt; cfg, m and tuning must outlive the
-  // server.
-  server(boost::asio::io_context& ioc, const config& cfg, metrics& m, hedge::attempt_fn attempt,
-         hedge::hedge_tuning& tuning, listener_role role = listener_role::all);
+  // `attempt` runs one upstream attempt; cfg, stats, race_stats and tuning
+  // must outlive the server.
+  server(boost::asio::io_context& ioc, const config& cfg, edge_stats& stats,
+         hedge::race_stats& race_stats, hedge::attempt_fn attempt, hedge::hedge_tuning& tuning,
+         listener_role role = listener_role::all);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;

@@ -17,13 +17,24 @@
 #include <string>
 #include <string_view>
 
-namespace smart {
-class metrics;
-}
-
 namespace smart::hedge {
 
 class hedge_tuning;
+
+// What a race reports. The service's metrics implement it; tests may count
+// with a fake. Called on the race's executor; thread-safe implementations.
+class race_stats {
+ public:
+  virtual void attempt_finished(upstream::outcome o, duration elapsed) = 0;
+  virtual void hedges_fired(hedge_reason why) = 0;
+  virtual void won(int attempt) = 0;  // 1-based
+
+ protected:
+  race_stats() = default;
+  ~race_stats() = default;
+  race_stats(const race_stats&) = default;
+  race_stats& operator=(const race_stats&) = default;
+};
 
 // Starts attempt number n (1-based) of the request with id `request_id` and
 // yields its result. The id stays valid while the attempt runs. A stop request
@@ -44,65 +55,36 @@ struct race_result {
                      // collected: a JSON array of the successful bodies, in completion order
 };
 
-// Lets the caller watch for a reason to end a race early (the client went
-// away) and end it. The watch is started by the race itself, and only once
-// the race has lasted `grace`: most answers come sooner, and then watching
-// would be pure cost. Everything happens on the race's executor (no locking).
-class race_abort {
- public:
-  using start_fn = void (*)(void* context);
-
-  race_abort() = default;
-  race_abort(start_fn start_watch, void* context, duration grace)
-      : start_{start_watch}, context_{context}, grace_{grace} {}
-
-  // Ends the race with verdict::pending; its attempts are stopped as usual.
-  void abort() {
-    aborted_ = true;
-    if (wake_ != nullptr) {
-      wake_(race_);
-    }
-  }
-  [[nodiscard]] bool aborted() const { return aborted_; }
-
-  // For the race: when to start watching, and starting it (once).
-  [[nodiscard]] bool watching() const { return started_ || start_ == nullptr; }
-  [[nodiscard]] duration grace() const { return grace_; }
-  void start_watching() {
-    if (!watching()) {
-      started_ = true;
-      start_(context_);
-    }
-  }
-  void attach(void (*wake)(void*), void* race) {
-    wake_ = wake;
-    race_ = race;
-  }
-
- private:
-  start_fn start_ = nullptr;
-  void* context_ = nullptr;
-  duration grace_{};
-  bool started_ = false;
-  bool aborted_ = false;
-  void (*wake_)(void*) = nullptr;
-  void* race_ = nullptr;
+// The client's watch, an arm of the race (the edge gives one). Started once
+// the race has lasted `grace` (most answers come sooner, and then watching
+// would be pure cost), it runs on the race's executor until the race is
+// decided, when it is cancelled (terminal; it must end promptly), and
+// finish_race() waits for it as for the attempts. To end the race early (the
+// client left) it cancels the coroutine that awaits decide_race(): Asio's
+// terminal cancellation, the one way a race is ended before its verdict.
+struct client_watch {
+  std::function<boost::asio::awaitable<void>()> start;
+  duration grace{};
 };
 
 // What a race needs besides its coroutine frame (a wake-up timer, a slot per
 // attempt), made once per executor (per client connection) and reused by one
-// race after another, so that a race allocates next to nothing.
-class race_workspace {
+// race after another, so that a race allocates next to nothing. `Clock` is
+// the race's time (its now() and its timer): the service's clock, or in tests
+// a simulated one (hedge/race_impl.hpp), so that a race replays exactly.
+template <typename Clock>
+class basic_race_workspace {
  public:
-  explicit race_workspace(const boost::asio::any_io_executor& ex);
-  ~race_workspace();
-  race_workspace(const race_workspace&) = delete;
-  race_workspace& operator=(const race_workspace&) = delete;
+  explicit basic_race_workspace(const boost::asio::any_io_executor& ex);
+  ~basic_race_workspace();
+  basic_race_workspace(const basic_race_workspace&) = delete;
+  basic_race_workspace& operator=(const basic_race_workspace&) = delete;
 
   struct state;
   state& get() { return *state_; }
   std::shared_ptr<state> share() const { return state_; }
-  // Whether attempts of the last race still run (finish_race() has work).
+  // Whether attempts (or the watch) of the last race still run:
+  // finish_race() has work.
   [[nodiscard]] bool busy() const;
   // The id of the request that the next race answers, passed to each of its
   // attempts (kept here, where it outlives them). Set before decide_race().
@@ -112,26 +94,46 @@ class race_workspace {
   std::shared_ptr<state> state_;
 };
 
+using race_workspace = basic_race_workspace<clock>;
+
 // Runs until a verdict and returns it; attempts still running (the losers)
 // are left to finish_race(), so that the caller can send its answer first.
-// `abort` (or terminal cancellation of the awaiting coroutine) ends the race
-// with verdict::pending. Call on the workspace's executor (a strand): the
+// A terminal cancellation of the awaiting coroutine ends the race with
+// verdict::pending (the client left). `watch`, when given, is started as
+// client_watch says. Call on the workspace's executor (a strand): the
 // attempts run on it too. One race at a time per workspace, and every
 // decide_race() must be followed by finish_race() on the same workspace.
 // `tuning`, when given, may withhold hedges (the hedge budget) and learns the
 // latency of first attempts (the adaptive delay).
-boost::asio::awaitable<race_result> decide_race(race_workspace& ws, policy p, time_point start,
-                                                time_point deadline, const attempt_fn& attempt,
-                                                metrics& m, race_abort* abort = nullptr,
+template <typename Clock>
+boost::asio::awaitable<race_result> decide_race(basic_race_workspace<Clock>& ws, policy p,
+                                                time_point start, time_point deadline,
+                                                const attempt_fn& attempt, race_stats& m,
+                                                const client_watch* watch = nullptr,
                                                 hedge_tuning* tuning = nullptr);
 
 // Stops every attempt still running (each closes its connection) and waits
-// until all have finished, so that nothing outlives the request.
-boost::asio::awaitable<void> finish_race(race_workspace& ws);
+// until all have finished, and the client's watch too, so that nothing
+// outlives the request.
+template <typename Clock>
+boost::asio::awaitable<void> finish_race(basic_race_workspace<Clock>& ws);
 
 // decide_race() then finish_race().
-boost::asio::awaitable<race_result> run_race(race_workspace& ws, policy p, time_point start,
-                                             time_point deadline, const attempt_fn& attempt,
-                                             metrics& m, race_abort* abort = nullptr);
+template <typename Clock>
+boost::asio::awaitable<race_result> run_race(basic_race_workspace<Clock>& ws, policy p,
+                                             time_point start, time_point deadline,
+                                             const attempt_fn& attempt, race_stats& m,
+                                             const client_watch* watch = nullptr);
+
+// The service's races: compiled once, in race.cpp.
+extern template class basic_race_workspace<clock>;
+extern template boost::asio::awaitable<race_result> decide_race<clock>(
+    race_workspace&, policy, time_point, time_point, const attempt_fn&, race_stats&,
+    const client_watch*, hedge_tuning*);
+extern template boost::asio::awaitable<void> finish_race<clock>(race_workspace&);
+extern template boost::asio::awaitable<race_result> run_race<clock>(race_workspace&, policy,
+                                                                    time_point, time_point,
+                                                                    const attempt_fn&, race_stats&,
+                                                                    const client_watch*);
 
 }  // namespace smart::hedge

@@ -25,11 +25,22 @@
 #include <optional>
 #include <vector>
 
-namespace smart {
-class metrics;
-}
-
 namespace smart::hedge {
+
+// What the hedging refinements report. The service's metrics implement it;
+// tests may count with a fake. Thread-safe implementations.
+class tuning_stats {
+ public:
+  virtual void hedges_suppressed(int attempts) = 0;  // withheld by the budget
+  virtual void hedge_budget_remaining(double attempts) = 0;
+  virtual void hedge_delay(duration d) = 0;  // the delay in use
+
+ protected:
+  tuning_stats() = default;
+  ~tuning_stats() = default;
+  tuning_stats(const tuning_stats&) = default;
+  tuning_stats& operator=(const tuning_stats&) = default;
+};
 
 // Hedge attempts allowed: percent % of the first attempts of the last
 // `window`, plus `reserve` per window so that a quiet service can still hedge.
@@ -106,7 +117,7 @@ struct tuning_options {
 // What the race consults: the delay to use now, and whether hedges may start.
 class hedge_tuning {
  public:
-  hedge_tuning(tuning_options options, metrics& m);
+  hedge_tuning(tuning_options options, tuning_stats& stats);
 
   [[nodiscard]] bool budgeted() const { return budget_.has_value(); }
   [[nodiscard]] bool adaptive() const { return options_.percentile > 0; }
@@ -130,7 +141,7 @@ class hedge_tuning {
 
  private:
   tuning_options options_;
-  metrics& metrics_;
+  tuning_stats& stats_;
   std::optional<hedge_budget> budget_;
   latency_tracker latencies_;
   std::atomic<std::int64_t> delay_ns_;         // cached adaptive delay

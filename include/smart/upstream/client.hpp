@@ -6,6 +6,7 @@
 
 #include "smart/stop.hpp"
 #include "smart/upstream/outcome.hpp"
+#include "smart/upstream/stats.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -14,11 +15,6 @@
 #include <string>
 #include <string_view>
 
-namespace smart {
-struct config;
-class metrics;
-}  // namespace smart
-
 namespace smart::upstream {
 
 struct client_options {
@@ -26,14 +22,12 @@ struct client_options {
   int max_connections = 1024;  // open connections at most (idle + leased + connecting)
   std::string extra_ca_file;   // PEM bundle trusted besides the system store
   std::size_t body_limit = 64 * 1024;
-
-  static client_options from(const config& cfg);
 };
 
 class client {
  public:
   // Throws std::invalid_argument on a bad URL or CA file (start-up only).
-  client(boost::asio::any_io_executor ex, client_options options, metrics& m);
+  client(boost::asio::any_io_executor ex, client_options options, client_stats& stats);
   ~client();
   client(const client&) = delete;
   client& operator=(const client&) = delete;

@@ -2,15 +2,14 @@
 
 #include "smart/build_info.hpp"
 
+#include "latency_histogram.hpp"
+#include "process_stats.hpp"
+
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
-
-#include <unistd.h>
-
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -28,6 +27,10 @@ namespace smart {
 
 namespace {
 
+using metrics_detail::latency_histogram;
+using metrics_detail::process_start_time;
+using metrics_detail::read_process_stats;
+
 // Every status the service answers with has its own series; anything else
 // would be a bug, counted under "other" rather than lost.
 // 499 is nginx's "client closed request": the client left before the answer.
@@ -42,112 +45,6 @@ std::size_t code_index(unsigned status) {
     }
   }
   return other_code;
-}
-
-// 1 ms to 60 s, dense around the 100-600 ms of the upstream and the 300 ms
-// hedge delay.
-constexpr std::array<double, 26> latency_bounds = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3,  0.35, 0.4,
-    0.45,  0.5,    0.6,   0.75, 1.0,   1.5,  2.0, 2.5,  5.0, 10.0, 20.0, 30.0, 60.0};
-
-// A latency histogram updated with relaxed atomic adds only: no mutex on the
-// request path (prometheus::Histogram takes one per observation).
-class latency_histogram {
- public:
-  latency_histogram() {
-    for (std::size_t i = 0; i < latency_bounds.size(); ++i) {
-      bounds_ns_[i] = static_cast<std::int64_t>(latency_bounds[i] * 1e9 + 0.5);
-    }
-  }
-
-  void observe(duration d) {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-    const auto bucket = static_cast<std::size_t>(
-        std::lower_bound(bounds_ns_.begin(), bounds_ns_.end(), ns) - bounds_ns_.begin());
-    counts_[bucket].fetch_add(1, std::memory_order_relaxed);
-    sum_ns_.fetch_add(ns > 0 ? static_cast<std::uint64_t>(ns) : 0, std::memory_order_relaxed);
-  }
-
-  [[nodiscard]] prometheus::ClientMetric collect(std::string label, std::string value) const {
-    prometheus::ClientMetric m;
-    m.label.push_back({std::move(label), std::move(value)});
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < counts_.size(); ++i) {
-      cumulative += counts_[i].load(std::memory_order_relaxed);
-      m.histogram.bucket.push_back({cumulative, i < latency_bounds.size()
-                                                    ? latency_bounds[i]
-                                                    : std::numeric_limits<double>::infinity()});
-    }
-    m.histogram.sample_count = cumulative;
-    m.histogram.sample_sum = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
-    return m;
-  }
-
- private:
-  std::array<std::int64_t, latency_bounds.size()> bounds_ns_{};
-  std::array<std::atomic<std::uint64_t>, latency_bounds.size() + 1> counts_{};  // + the +Inf bucket
-  std::atomic<std::uint64_t> sum_ns_{0};
-};
-
-// The standard process metrics (process_*), read from /proc at scrape time.
-struct process_stats {
-  double cpu_seconds = 0;
-  double resident_bytes = 0;
-  double open_fds = 0;
-  double max_fds = 0;
-};
-
-// Fields of /proc/self/stat after the command name, which may contain spaces.
-std::vector<std::string> stat_fields() {
-  std::ifstream in{"/proc/self/stat"};
-  std::string line;
-  std::getline(in, line);
-  const auto close = line.rfind(')');
-  std::istringstream rest{close == std::string::npos ? std::string{} : line.substr(close + 2)};
-  std::vector<std::string> fields;
-  for (std::string f; rest >> f;) {
-    fields.push_back(f);
-  }
-  return fields;  // fields[0] is field 3 (state)
-}
-
-process_stats read_process_stats() {
-  process_stats out;
-  const auto ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  const auto fields = stat_fields();
-  if (fields.size() > 21 && ticks > 0) {
-    out.cpu_seconds = (std::stod(fields[11]) + std::stod(fields[12])) / ticks;  // utime + stime
-    out.resident_bytes = std::stod(fields[21]) * static_cast<double>(sysconf(_SC_PAGESIZE));
-  }
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it{"/proc/self/fd", ec}, end; !ec && it != end;
-       it.increment(ec)) {
-    out.open_fds += 1;
-  }
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    out.max_fds = static_cast<double>(limit.rlim_cur);
-  }
-  return out;
-}
-
-// When the process started, in seconds since the Unix epoch: boot time plus
-// the start time in /proc/self/stat; the present moment if /proc says nothing.
-double process_start_time() {
-  std::ifstream stat{"/proc/stat"};
-  double boot = 0;
-  for (std::string key; stat >> key;) {
-    if (key == "btime") {
-      stat >> boot;
-      break;
-    }
-  }
-  const auto fields = stat_fields();
-  const auto ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  if (boot > 0 && fields.size() > 19 && ticks > 0) {
-    return boot + std::stod(fields[19]) / ticks;
-  }
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 prometheus::MetricFamily single(std::string name, std::string help, prometheus::MetricType type,

@@ -1,4 +1,4 @@
-#include "smart/payload.hpp"
+#include "smart/upstream/payload.hpp"
 
 #include <array>
 #include <cstddef>

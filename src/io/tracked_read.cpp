@@ -1,4 +1,6 @@
-#include "smart/tracked_read.hpp"
+#include "smart/io/tracked_read.hpp"
+
+#if SMART_TRACKED_READS
 
 namespace smart::tracked_read_detail {
 
@@ -32,3 +34,5 @@ ad::reactor& reactor_of(tcp::socket& socket) {
 }
 
 }  // namespace smart::tracked_read_detail
+
+#endif  // SMART_TRACKED_READS
