@@ -11,6 +11,12 @@ namespace {
 // A strict RFC 8259 validator specialised for the payload rule: one pass over
 // the bytes, no allocation, nothing built. Nesting is bounded so that a
 // hostile body cannot exhaust the stack.
+//
+// Why hand-written: the same rule on nlohmann/json's SAX parser
+// (tests/support/payload_reference.hpp, which the tests hold this one to)
+// takes 162 ns for the usual {"time": 160} against 15 ns here (10.7x), 425
+// against 66 ns for a body with a few members, and 10.5x as long for 64 KiB
+// (bench/bench.py, step "payload", median of 10 repetitions on one core).
 class checker {
  public:
   explicit checker(std::string_view text) : p_{text.data()}, end_{text.data() + text.size()} {}
