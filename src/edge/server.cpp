@@ -649,8 +649,8 @@ reply server::impl::check_request(session& s, const request_head& parser, error_
   out.http10 = parser.version() == 10;
   out.keep_alive = parser.keep_alive();
   // Any Transfer-Encoding is a body, whatever its codings.
-  const bool has_body = parser.has_transfer_encoding() || parser.chunked() ||
-                        parser.content_length().value_or(0) > 0;
+  const bool has_body =
+      parser.has_transfer_encoding() || parser.chunked() || parser.content_length().value_or(0) > 0;
   if (has_body) {
     out.keep_alive = false;  // the body is not read: the connection cannot go on
     out.drain_body = true;
@@ -666,7 +666,8 @@ reply server::impl::check_request(session& s, const request_head& parser, error_
     // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any request with
     // two or with a malformed one. The connection ends with the answer: a
     // client this confused may not frame its next request right either.
-    out.resp = error_response(400, "bad_request", "the request needs exactly one valid Host header");
+    out.resp =
+        error_response(400, "bad_request", "the request needs exactly one valid Host header");
     out.keep_alive = false;
   } else if (parser.has_transfer_encoding() && !parser.chunked_final()) {
     // RFC 9112 §6.3: the final coding is not chunked, so the body's length
@@ -714,9 +715,9 @@ net::awaitable<void> server::impl::answer_api(session& s, time_point start, repl
     // races end before it does.
     const hedge::client_watch watch{[ses = &s] { return watch_client(ses->shared_from_this()); },
                                     watch_grace};
-    auto race = co_await hedge::decide_race(s.race, policy, start, start + plan.timeout, attempt,
-                                            race_stats, s.buffer.size() > 0 ? nullptr : &watch,
-                                            &tuning);
+    auto race =
+        co_await hedge::decide_race(s.race, policy, start, start + plan.timeout, attempt,
+                                    race_stats, s.buffer.size() > 0 ? nullptr : &watch, &tuning);
     out.attempts = race.attempts_started;
     out.winner = race.winner;
     if (race.decided == hedge::verdict::pending) {
