@@ -1,25 +1,13 @@
 #include "smart/edge/query.hpp"
 
 #include "smart/config.hpp"
+#include "smart/hex.hpp"
 
 #include <array>
 
 namespace smart::edge {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 // Percent-decodes `in` into `out` (a small fixed buffer: anything longer than
 // it cannot be a valid timeout anyway). Returns the decoded length, or
@@ -34,8 +22,8 @@ std::optional<std::size_t> decode(std::string_view in, std::array<char, N>& out)
       if (i + 2 >= in.size()) {
         return std::nullopt;
       }
-      const int hi = hex_value(in[i + 1]);
-      const int lo = hex_value(in[i + 2]);
+      const int hi = hex_digit(in[i + 1]);
+      const int lo = hex_digit(in[i + 2]);
       if (hi < 0 || lo < 0) {
         return std::nullopt;
       }

@@ -1,5 +1,7 @@
 #include "smart/upstream/payload.hpp"
 
+#include "smart/hex.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -56,19 +58,6 @@ class checker {
     return true;
   }
 
-  static int hex(char c) {
-    if (c >= '0' && c <= '9') {
-      return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-      return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-      return c - 'A' + 10;
-    }
-    return -1;
-  }
-
   // Four hex digits after "\u".
   bool hex4(unsigned& value) {
     if (end_ - p_ < 4) {
@@ -76,7 +65,7 @@ class checker {
     }
     value = 0;
     for (int i = 0; i < 4; ++i) {
-      const int h = hex(*p_++);
+      const int h = hex_digit(*p_++);
       if (h < 0) {
         return false;
       }
@@ -137,7 +126,7 @@ class checker {
         if (e == 'u') {
           unsigned cp = 0;
           for (int k = 0; k < 4; ++k) {
-            cp = cp * 16 + static_cast<unsigned>(hex(raw[++i]));
+            cp = cp * 16 + static_cast<unsigned>(hex_digit(raw[++i]));
           }
           if (cp >= 0x80) {
             return {};  // not ASCII: not "time"

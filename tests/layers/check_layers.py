@@ -22,6 +22,7 @@ PLACES = [
     ("include/smart/stop.hpp", "base"),
     ("include/smart/net.hpp", "base"),
     ("include/smart/build_info.hpp", "base"),
+    ("include/smart/hex.hpp", "base"),
     ("include/smart/config.hpp", "smart_config"),
     ("src/config.cpp", "smart_config"),
     ("src/build_info.cpp.in", "smart_config"),
