@@ -2,7 +2,7 @@
 // The upstream client: one GET to the configured work API per attempt, over a
 // pool of keep-alive connections (HTTP or HTTPS), with names resolved in the
 // background. Narrow on purpose: the Beast and OpenSSL machinery stays in
-// client.cpp.
+// src/upstream (pool rules in pool.hpp, connect, http1, resolver).
 
 #include "smart/stop.hpp"
 #include "smart/upstream/outcome.hpp"
