@@ -341,6 +341,7 @@ int main(int argc, char* argv[]) {
   struct no_stats final : upstream::client_stats {
     void upstream_connection_opened() override {}
     void upstream_connections_in_use(int /*delta*/) override {}
+    void upstream_tls_handshake(bool /*resumed*/) override {}
   } unused;
   upstream::client_options copts;
   copts.url = o.url;

@@ -39,6 +39,7 @@ class metrics final : public edge::edge_stats,
   void attempt_finished(upstream::outcome o, duration elapsed) override;
   void upstream_connection_opened() override;
   void upstream_connections_in_use(int delta) override;
+  void upstream_tls_handshake(bool resumed) override;
 
   // Hedging, and its opt-in refinements (hedge/tuning.hpp).
   void hedges_fired(hedge::hedge_reason why) override;

@@ -79,6 +79,7 @@ struct metrics::impl {
   prometheus::Gauge* hedge_delay = nullptr;
   prometheus::Counter* connections_opened = nullptr;
   prometheus::Gauge* connections_in_use = nullptr;
+  std::array<prometheus::Counter*, 2> tls_handshakes{};  // [full, resumed]
 
   // The last rendering of the exposition (see exposition()).
   std::mutex cache_mu;
@@ -172,6 +173,12 @@ metrics::metrics(int max_attempts) : impl_{std::make_unique<impl>()} {
                                    .Help("Upstream connections leased to attempts.")
                                    .Register(reg)
                                    .Add({});
+  auto& handshakes = prometheus::BuildCounter()
+                         .Name("smart_upstream_tls_handshakes_total")
+                         .Help("TLS handshakes with the upstream: in full, or resumed.")
+                         .Register(reg);
+  impl_->tls_handshakes = {&handshakes.Add({{"kind", "full"}}),
+                           &handshakes.Add({{"kind", "resumed"}})};
 
   prometheus::BuildGauge()
       .Name("smart_build_info")
@@ -219,6 +226,10 @@ void metrics::upstream_connection_opened() {
 
 void metrics::upstream_connections_in_use(int delta) {
   impl_->connections_in_use->Increment(static_cast<double>(delta));
+}
+
+void metrics::upstream_tls_handshake(bool resumed) {
+  impl_->tls_handshakes[resumed ? 1 : 0]->Increment();
 }
 
 void metrics::hedges_fired(hedge::hedge_reason why) {

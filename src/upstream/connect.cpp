@@ -8,8 +8,77 @@
 namespace smart::upstream {
 
 namespace {
+
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Where a context keeps its session store, for the new-session callback.
+int sessions_index() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// OpenSSL calls this for each session the server issues: after a TLS 1.2
+// handshake, and for each TLS 1.3 NewSessionTicket (read after the
+// handshake, during the exchange). The store keeps a copy: the connection's
+// own session object is marked not resumable when the connection ends
+// without a close_notify, as ours do when an answer is decided.
+int on_new_session(SSL* ssl, SSL_SESSION* session) {
+  auto* store =
+      static_cast<tls_sessions*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), sessions_index()));
+  if (store != nullptr && SSL_SESSION_is_resumable(session) == 1) {
+    if (SSL_SESSION* const copy = SSL_SESSION_dup(session); copy != nullptr) {
+      store->add(copy);
+    }
+  }
+  return 0;  // the connection keeps its reference
+}
+
 }  // namespace
+
+tls_sessions::~tls_sessions() {
+  for (auto* s : sessions_) {
+    SSL_SESSION_free(s);
+  }
+}
+
+void tls_sessions::add(SSL_SESSION* s) {
+  SSL_SESSION* dropped = nullptr;
+  {
+    std::lock_guard lock{mu_};
+    sessions_.push_back(s);
+    if (sessions_.size() > bound) {
+      dropped = sessions_.front();
+      sessions_.pop_front();
+    }
+  }
+  if (dropped != nullptr) {
+    SSL_SESSION_free(dropped);
+  }
+}
+
+SSL_SESSION* tls_sessions::take() {
+  std::lock_guard lock{mu_};
+  while (!sessions_.empty()) {
+    SSL_SESSION* s = sessions_.back();
+    if (SSL_SESSION_is_resumable(s) != 1) {
+      sessions_.pop_back();
+      SSL_SESSION_free(s);
+      continue;
+    }
+    if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION) {
+      sessions_.pop_back();  // single use: the caller gets the store's reference
+    } else {
+      SSL_SESSION_up_ref(s);  // kept for other connections
+    }
+    return s;
+  }
+  return nullptr;
+}
+
+std::size_t tls_sessions::size() const {
+  std::lock_guard lock{mu_};
+  return sessions_.size();
+}
 
 connector::connector(const url& target, const std::string& extra_ca_file, client_stats& stats)
     : host_{target.host}, stats_{stats} {
@@ -26,6 +95,12 @@ connector::connector(const url& target, const std::string& extra_ca_file, client
     }
   }
   tls_context_->set_verify_mode(ssl::verify_peer);
+  // Sessions go to our store only (OpenSSL's internal cache is for servers
+  // and would never hand a client's session back by itself).
+  SSL_CTX* const ctx = tls_context_->native_handle();
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_set_ex_data(ctx, sessions_index(), sessions_.get());
+  SSL_CTX_sess_set_new_cb(ctx, on_new_session);
   error_code ec;
   std::ignore = net::ip::make_address(host_, ec);
   host_is_address_ = !ec;
@@ -59,6 +134,12 @@ net::awaitable<attempt_result> connector::open(connection& c,
                                                        net::error::get_ssl_category()});
     }
     c.tls->set_verify_callback(ssl::host_name_verification{host_});
+    if (SSL_SESSION* const session = sessions_->take(); session != nullptr) {
+      // A session the server no longer accepts costs nothing: the handshake
+      // goes on in full.
+      SSL_set_session(c.tls->native_handle(), session);
+      SSL_SESSION_free(session);
+    }
     auto [hs_ec] = co_await c.tls->async_handshake(ssl::stream_base::client, use_tuple);
     if (stop.stop_requested()) {
       co_return failure(outcome::cancelled, hs_ec);
@@ -66,6 +147,7 @@ net::awaitable<attempt_result> connector::open(connection& c,
     if (hs_ec) {
       co_return failure(outcome::tls_error, hs_ec);
     }
+    stats_.upstream_tls_handshake(SSL_session_reused(c.tls->native_handle()) == 1);
   }
   stats_.upstream_connection_opened();
   attempt_result ok;

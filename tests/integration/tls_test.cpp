@@ -1,5 +1,6 @@
-// HTTPS upstreams: verification against a trusted CA, and failures when the
-// certificate cannot be trusted or does not name the host (spec §1).
+// HTTPS upstreams: verification against a trusted CA, failures when the
+// certificate cannot be trusted or does not name the host (spec §1), and
+// session resumption for replacement connections.
 
 #include "certificates.hpp"
 #include "fake_upstream.hpp"
@@ -24,6 +25,24 @@ TEST(Tls, VerifiedUpstreamAnswersAndConnectionsAreReused) {
     EXPECT_EQ(r.body, R"({"time": 42})");
   }
   EXPECT_EQ(upstream.connections(), 1);  // one handshake, then keep-alive
+}
+
+TEST(Tls, AReplacementConnectionResumesTheSessionInAnAbbreviatedHandshake) {
+  const auto ca = make_test_ca("trusted");
+  fake_upstream upstream{&ca.server};
+  auto cfg = test_config(upstream.url());
+  cfg.upstream_ca_file = ca.ca_file;
+  running_service service{cfg};
+  auto answer = reply::ok(1, R"({"time": 42})");
+  answer.close_after = true;  // every attempt needs a new connection
+  upstream.fallback(answer);
+  constexpr int n = 6;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(get(service.port(), "/api/smart?timeout=2000").status, 200);
+  }
+  EXPECT_EQ(upstream.connections(), n);
+  EXPECT_EQ(service.metric("smart_upstream_tls_handshakes_total", {{"kind", "full"}}), 1);
+  EXPECT_EQ(service.metric("smart_upstream_tls_handshakes_total", {{"kind", "resumed"}}), n - 1);
 }
 
 TEST(Tls, UntrustedCertificateFails) {

@@ -28,6 +28,7 @@ class counting_stats final : public hedge::race_stats,
   void hedge_delay(duration d) override { hedge_delay_ = d.count(); }
   void upstream_connection_opened() override { ++opened_; }
   void upstream_connections_in_use(int delta) override { in_use_ += delta; }
+  void upstream_tls_handshake(bool resumed) override { ++handshakes_[resumed ? 1 : 0]; }
 
   [[nodiscard]] int attempts(upstream::outcome o) const {
     return attempts_[static_cast<std::size_t>(o)];
@@ -41,6 +42,7 @@ class counting_stats final : public hedge::race_stats,
   [[nodiscard]] duration hedge_delay() const { return duration{hedge_delay_.load()}; }
   [[nodiscard]] int connections_opened() const { return opened_; }
   [[nodiscard]] int connections_in_use() const { return in_use_; }
+  [[nodiscard]] int tls_handshakes(bool resumed) const { return handshakes_[resumed ? 1 : 0]; }
 
  private:
   std::array<std::atomic<int>, upstream::all_outcomes.size()> attempts_{};
@@ -51,6 +53,7 @@ class counting_stats final : public hedge::race_stats,
   std::atomic<duration::rep> hedge_delay_{0};
   std::atomic<int> opened_{0};
   std::atomic<int> in_use_{0};
+  std::array<std::atomic<int>, 2> handshakes_{};
 };
 
 }  // namespace smart::testing

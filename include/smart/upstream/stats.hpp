@@ -11,6 +11,8 @@ class client_stats {
   // +1 when an attempt takes a connection (or the right to open one), -1
   // when it gives it back.
   virtual void upstream_connections_in_use(int delta) = 0;
+  // A TLS handshake completed: in full, or abbreviated by resuming a session.
+  virtual void upstream_tls_handshake(bool resumed) = 0;
 
  protected:
   client_stats() = default;
