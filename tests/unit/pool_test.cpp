@@ -278,6 +278,59 @@ TEST(PoolRules, AConnectionHandedToAWaiterThatGotBytesMeanwhileBecomesASlot) {
   EXPECT_EQ(p.open(), 1);
 }
 
+TEST(PoolRules, ANudgeWakesTheOldestWaiterWithNothingToLookAgain) {
+  asio::io_context io;
+  counting_stats stats;
+  std::vector<int> closed;
+  pool p{cap(1), stats};
+  auto held = p.try_acquire();
+  stop_signal stop_a;
+  stop_signal stop_b;
+  std::vector<int> woken;
+  for (auto* s : {&stop_a, &stop_b}) {
+    asio::co_spawn(
+        io,
+        [&, s]() -> asio::awaitable<void> {
+          auto lease = co_await p.acquire(*s);
+          EXPECT_FALSE(lease.has_value());
+          woken.push_back(s == &stop_a ? 1 : 2);
+        },
+        asio::detached);
+  }
+  io.poll();
+  p.nudge(false);
+  io.poll();
+  EXPECT_EQ(woken, std::vector<int>{1});
+  p.nudge(true);
+  io.poll();
+  EXPECT_EQ(woken, (std::vector<int>{1, 2}));
+  EXPECT_EQ(p.open(), 1);  // nothing was granted
+}
+
+TEST(PoolRules, ANudgeBeforeTheWaitBeganIsNotMissed) {
+  asio::io_context io;
+  counting_stats stats;
+  pool p{cap(1), stats};
+  auto held = p.try_acquire();
+  const auto seen = p.epoch();  // the caller looks elsewhere (a full session)...
+  p.nudge(false);               // ...a stream frees up, nobody is waiting yet...
+  stop_signal stop;
+  spawned<conn_ptr> got;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto lease = co_await p.acquire(stop, seen);  // ...and then it waits
+        got.done = true;
+        if (lease) {
+          got.value = std::move(*lease);
+        }
+      },
+      asio::detached);
+  io.poll();
+  EXPECT_TRUE(got.done);  // at once, to look again
+  EXPECT_FALSE(got.value.has_value());
+}
+
 TEST(PoolRules, AfterStopIdleConnectionsAreClosedAndNothingIsPooled) {
   counting_stats stats;
   std::vector<int> closed;

@@ -27,6 +27,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -57,8 +59,17 @@ class basic_pool {
   // A lease if one is free at once; nothing at the cap.
   std::optional<lease> try_acquire();
   // A lease, waiting at the cap for a connection to come back or a slot to
-  // free up; nothing if `stop` is requested first (on the caller's executor).
-  boost::asio::awaitable<std::optional<lease>> acquire(stop_signal& stop);
+  // free up; nothing if `stop` is requested first (on the caller's executor),
+  // or when nudged (see nudge()), or when a nudge came after `since` (an
+  // epoch() the caller read before it last looked elsewhere).
+  boost::asio::awaitable<std::optional<lease>> acquire(
+      stop_signal& stop, std::optional<std::uint64_t> since = std::nullopt);
+
+  // Something other than a lease may serve a waiter now (a stream freed on
+  // an HTTP/2 connection, or a new one): wakes the oldest waiter (or all)
+  // with nothing, to look again.
+  void nudge(bool all);
+  [[nodiscard]] std::uint64_t epoch() const { return epoch_.load(); }
 
   // Returns a connection whose exchange ended cleanly, for reuse (or hands it
   // to a waiter). After stop() it is closed instead.
@@ -107,6 +118,7 @@ class basic_pool {
   std::shared_ptr<waiter> grant_locked(conn_ptr c) {
     auto w = std::move(waiters_.front());
     waiters_.pop_front();
+    waiting_.fetch_sub(1);
     w->granted = true;
     w->conn = std::move(c);
     return w;
@@ -122,6 +134,12 @@ class basic_pool {
   std::deque<std::shared_ptr<waiter>> waiters_;
   int open_ = 0;
   bool stopped_ = false;
+  // Nudges so far, and waiters right now (as an atomic too, so that a nudge
+  // with nobody waiting takes no lock). Sequentially consistent: a waiter
+  // registers, then checks the epoch; a nudge counts, then checks for
+  // waiters; one of them sees the other.
+  std::atomic<std::uint64_t> epoch_{0};
+  std::atomic<int> waiting_{0};
 };
 
 template <typename Conn>
@@ -171,7 +189,7 @@ std::optional<typename basic_pool<Conn>::lease> basic_pool<Conn>::try_acquire() 
 
 template <typename Conn>
 boost::asio::awaitable<std::optional<typename basic_pool<Conn>::lease>> basic_pool<Conn>::acquire(
-    stop_signal& stop) {
+    stop_signal& stop, std::optional<std::uint64_t> since) {
   if (auto got = try_acquire()) {
     co_return got;
   }
@@ -184,6 +202,11 @@ boost::asio::awaitable<std::optional<typename basic_pool<Conn>::lease>> basic_po
       std::lock_guard lock{mu_};
       f = take_locked(e);
       if (f == found::none) {
+        waiting_.fetch_add(1);
+        if (since && *since != epoch_.load()) {
+          waiting_.fetch_sub(1);
+          co_return std::nullopt;  // nudged since the caller looked
+        }
         w = std::make_shared<waiter>(executor);
         waiters_.push_back(w);
       }
@@ -215,8 +238,8 @@ boost::asio::awaitable<std::optional<typename basic_pool<Conn>::lease>> basic_po
       if (w->granted) {
         got = true;
         granted = std::move(w->conn);
-      } else {
-        std::erase(waiters_, w);
+      } else if (std::erase(waiters_, w) != 0) {
+        waiting_.fetch_sub(1);
       }
     }
     if (!got) {
@@ -278,6 +301,26 @@ void basic_pool<Conn>::forget(conn_ptr c) {
   }
   if (w) {
     wake(w);
+  }
+}
+
+template <typename Conn>
+void basic_pool<Conn>::nudge(bool all) {
+  epoch_.fetch_add(1);
+  if (waiting_.load() == 0) {
+    return;
+  }
+  std::vector<std::shared_ptr<waiter>> woken;
+  {
+    std::lock_guard lock{mu_};
+    while (!waiters_.empty() && (all || woken.empty())) {
+      woken.push_back(std::move(waiters_.front()));
+      waiters_.pop_front();
+      waiting_.fetch_sub(1);
+    }
+  }
+  for (const auto& w : woken) {
+    wake(w);  // not granted: acquire() yields nothing
   }
 }
 
