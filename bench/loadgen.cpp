@@ -339,9 +339,12 @@ int main(int argc, char* argv[]) {
   raise_open_file_limit();
   net::io_context ioc{1};
   struct no_stats final : upstream::client_stats {
-    void upstream_connection_opened() override {}
+    void upstream_connection_opened(upstream::protocol /*p*/) override {}
     void upstream_connections_in_use(int /*delta*/) override {}
     void upstream_tls_handshake(bool /*resumed*/) override {}
+    void upstream_streams_in_use(int /*delta*/) override {}
+    void upstream_stream_reset() override {}
+    void upstream_goaway_received() override {}
   } unused;
   upstream::client_options copts;
   copts.url = o.url;

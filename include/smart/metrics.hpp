@@ -37,9 +37,12 @@ class metrics final : public edge::edge_stats,
 
   // Upstream attempts and connections.
   void attempt_finished(upstream::outcome o, duration elapsed) override;
-  void upstream_connection_opened() override;
+  void upstream_connection_opened(upstream::protocol p) override;
   void upstream_connections_in_use(int delta) override;
   void upstream_tls_handshake(bool resumed) override;
+  void upstream_streams_in_use(int delta) override;
+  void upstream_stream_reset() override;
+  void upstream_goaway_received() override;
 
   // Hedging, and its opt-in refinements (hedge/tuning.hpp).
   void hedges_fired(hedge::hedge_reason why) override;

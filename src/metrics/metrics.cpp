@@ -77,7 +77,10 @@ struct metrics::impl {
   prometheus::Counter* hedges_suppressed = nullptr;
   prometheus::Gauge* hedge_budget_remaining = nullptr;
   prometheus::Gauge* hedge_delay = nullptr;
-  prometheus::Counter* connections_opened = nullptr;
+  std::array<prometheus::Counter*, 2> connections_opened{};  // [http1, http2]
+  prometheus::Gauge* streams_in_use = nullptr;
+  prometheus::Counter* streams_reset = nullptr;
+  prometheus::Counter* goaways = nullptr;
   prometheus::Gauge* connections_in_use = nullptr;
   std::array<prometheus::Counter*, 2> tls_handshakes{};  // [full, resumed]
 
@@ -163,11 +166,27 @@ metrics::metrics(int max_attempts) : impl_{std::make_unique<impl>()} {
                             .Register(reg)
                             .Add({});
 
-  impl_->connections_opened = &prometheus::BuildCounter()
-                                   .Name("smart_upstream_connections_opened_total")
-                                   .Help("Upstream connections opened.")
-                                   .Register(reg)
-                                   .Add({});
+  auto& opened = prometheus::BuildCounter()
+                     .Name("smart_upstream_connections_opened_total")
+                     .Help("Upstream connections opened, by protocol (http/1.1 or h2).")
+                     .Register(reg);
+  impl_->connections_opened = {&opened.Add({{"protocol", "http/1.1"}}),
+                               &opened.Add({{"protocol", "h2"}})};
+  impl_->streams_in_use = &prometheus::BuildGauge()
+                               .Name("smart_upstream_streams_in_use")
+                               .Help("HTTP/2 streams carrying upstream attempts.")
+                               .Register(reg)
+                               .Add({});
+  impl_->streams_reset = &prometheus::BuildCounter()
+                              .Name("smart_upstream_streams_reset_total")
+                              .Help("HTTP/2 streams reset (RST_STREAM CANCEL) to cancel attempts.")
+                              .Register(reg)
+                              .Add({});
+  impl_->goaways = &prometheus::BuildCounter()
+                        .Name("smart_upstream_goaways_received_total")
+                        .Help("HTTP/2 GOAWAY frames received from the upstream.")
+                        .Register(reg)
+                        .Add({});
   impl_->connections_in_use = &prometheus::BuildGauge()
                                    .Name("smart_upstream_connections_in_use")
                                    .Help("Upstream connections leased to attempts.")
@@ -220,8 +239,20 @@ void metrics::attempt_finished(upstream::outcome o, duration elapsed) {
   impl_->attempt_duration[i].observe(elapsed);
 }
 
-void metrics::upstream_connection_opened() {
-  impl_->connections_opened->Increment();
+void metrics::upstream_connection_opened(upstream::protocol p) {
+  impl_->connections_opened[p == upstream::protocol::http2 ? 1 : 0]->Increment();
+}
+
+void metrics::upstream_streams_in_use(int delta) {
+  impl_->streams_in_use->Increment(static_cast<double>(delta));
+}
+
+void metrics::upstream_stream_reset() {
+  impl_->streams_reset->Increment();
+}
+
+void metrics::upstream_goaway_received() {
+  impl_->goaways->Increment();
 }
 
 void metrics::upstream_connections_in_use(int delta) {

@@ -26,9 +26,17 @@ class counting_stats final : public hedge::race_stats,
   void hedges_suppressed(int attempts) override { suppressed_ += attempts; }
   void hedge_budget_remaining(double attempts) override { budget_remaining_ = attempts; }
   void hedge_delay(duration d) override { hedge_delay_ = d.count(); }
-  void upstream_connection_opened() override { ++opened_; }
+  void upstream_connection_opened(upstream::protocol p) override {
+    ++opened_;
+    if (p == upstream::protocol::http2) {
+      ++opened_h2_;
+    }
+  }
   void upstream_connections_in_use(int delta) override { in_use_ += delta; }
   void upstream_tls_handshake(bool resumed) override { ++handshakes_[resumed ? 1 : 0]; }
+  void upstream_streams_in_use(int delta) override { streams_ += delta; }
+  void upstream_stream_reset() override { ++resets_; }
+  void upstream_goaway_received() override { ++goaways_; }
 
   [[nodiscard]] int attempts(upstream::outcome o) const {
     return attempts_[static_cast<std::size_t>(o)];
@@ -43,6 +51,10 @@ class counting_stats final : public hedge::race_stats,
   [[nodiscard]] int connections_opened() const { return opened_; }
   [[nodiscard]] int connections_in_use() const { return in_use_; }
   [[nodiscard]] int tls_handshakes(bool resumed) const { return handshakes_[resumed ? 1 : 0]; }
+  [[nodiscard]] int http2_connections_opened() const { return opened_h2_; }
+  [[nodiscard]] int streams_in_use() const { return streams_; }
+  [[nodiscard]] int streams_reset() const { return resets_; }
+  [[nodiscard]] int goaways() const { return goaways_; }
 
  private:
   std::array<std::atomic<int>, upstream::all_outcomes.size()> attempts_{};
@@ -54,6 +66,10 @@ class counting_stats final : public hedge::race_stats,
   std::atomic<int> opened_{0};
   std::atomic<int> in_use_{0};
   std::array<std::atomic<int>, 2> handshakes_{};
+  std::atomic<int> opened_h2_{0};
+  std::atomic<int> streams_{0};
+  std::atomic<int> resets_{0};
+  std::atomic<int> goaways_{0};
 };
 
 }  // namespace smart::testing
