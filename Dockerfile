@@ -37,7 +37,7 @@ FROM debian:bookworm-slim AS runtime
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libssl3 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libtcmalloc-minimal4 ca-certificates \
+      libssl3 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libtcmalloc-minimal4 libnghttp2-14 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 smart \
  && useradd --system --uid 10001 --gid smart --home-dir /var/lib/smart-api \

@@ -13,7 +13,7 @@ fi
 packages=(
   build-essential cmake ccache git pkg-config ca-certificates
   libboost1.81-dev libssl-dev nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libgtest-dev
-  libtcmalloc-minimal4
+  libtcmalloc-minimal4 libnghttp2-dev
 )
 if [[ ${1:-} == --tools ]]; then
   # --no-install-recommends matters: docker-compose would otherwise pull in a
@@ -22,7 +22,8 @@ if [[ ${1:-} == --tools ]]; then
   # image with debootstrap, and needs the dnsname plugin for service names.
   packages+=(python3 prometheus docker-compose shellcheck chromium wrk nginx gnuplot-nox
              clang clang-format libclang-rt-14-dev libbenchmark-dev
-             podman runc debootstrap golang-github-containernetworking-plugin-dnsname)
+             podman runc debootstrap golang-github-containernetworking-plugin-dnsname
+             nghttp2-server nghttp2-client)
   # Node.js may come from elsewhere (a newer release); only install Debian's
   # when there is none.
   command -v node >/dev/null || packages+=(nodejs)

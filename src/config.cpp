@@ -154,7 +154,7 @@ constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug",    "in
 
 // The table every part of the command line is derived from: parsing, the
 // environment twins and the usage text. Keep it in the README's order.
-const std::array<option, 23> options = {{
+const std::array<option, 24> options = {{
     {"--host", "SMART_HOST", "ADDR", "0.0.0.0",
      "address to listen on (a host name: its first address, resolved at start)",
      [](config& c, std::string_view v) { return set_listen_host(c.host, v); }},
@@ -241,6 +241,20 @@ const std::array<option, 23> options = {{
      "extra PEM CA bundle trusted for the upstream, besides the system store",
      [](config& c, std::string_view v) -> std::string {
        c.upstream_ca_file = v;
+       return {};
+     }},
+    {"--upstream-http", "SMART_UPSTREAM_HTTP", "auto|1.1|2", "auto",
+     "upstream HTTP version; auto: h2 or 1.1 by ALPN on https, 1.1 on http",
+     [](config& c, std::string_view v) -> std::string {
+       if (v == "auto") {
+         c.upstream_version = upstream_http::automatic;
+       } else if (v == "1.1") {
+         c.upstream_version = upstream_http::http1;
+       } else if (v == "2") {
+         c.upstream_version = upstream_http::http2;
+       } else {
+         return "must be auto, 1.1 or 2";
+       }
        return {};
      }},
     {"--access-log", "SMART_ACCESS_LOG", "on|off", "on", "one log line per request",
@@ -393,7 +407,10 @@ std::string describe(const config& cfg) {
       << " max_connections=" << cfg.max_connections
       << " hedge_budget_percent=" << cfg.hedge_budget_percent
       << " hedge_percentile=" << cfg.hedge_percentile
-      << " hedge_delay_floor_ms=" << cfg.hedge_delay_floor.count()
+      << " hedge_delay_floor_ms=" << cfg.hedge_delay_floor.count() << " upstream_http="
+      << (cfg.upstream_version == upstream_http::http1   ? "1.1"
+          : cfg.upstream_version == upstream_http::http2 ? "2"
+                                                         : "auto")
       << " upstream_ca_file=" << (cfg.upstream_ca_file.empty() ? "(none)" : cfg.upstream_ca_file)
       << " access_log=" << (cfg.access_log ? "on" : "off")
       << " busy_poll_us=" << cfg.busy_poll.count() << " metrics_listen="

@@ -41,6 +41,7 @@ upstream::client_options client_options(const config& cfg) {
   o.url = cfg.upstream_url;
   o.max_connections = cfg.upstream_max_connections;
   o.extra_ca_file = cfg.upstream_ca_file;
+  o.version = cfg.upstream_version;
   return o;
 }
 

@@ -17,6 +17,13 @@ namespace smart {
 inline constexpr std::string_view default_upstream_url =
     "https://exponea-engineering-assignment.appspot.com/api/work";
 
+// Which HTTP version the upstream client speaks.
+enum class upstream_http : std::uint8_t {
+  automatic,  // https: what the server picks by ALPN (h2 or http/1.1); http: HTTP/1.1
+  http1,      // HTTP/1.1 only
+  http2,      // HTTP/2 only: by ALPN on https, with prior knowledge (h2c) on http
+};
+
 struct config {
   std::string host = "0.0.0.0";
   std::uint16_t port = 8000;
@@ -39,6 +46,7 @@ struct config {
   double hedge_percentile = 0;
   std::chrono::milliseconds hedge_delay_floor{20};
   std::string upstream_ca_file;  // extra trusted CA bundle (PEM); the system store stays on
+  upstream_http upstream_version = upstream_http::automatic;
   bool access_log = true;
   // After the last event, keep polling this long before sleeping (0: never
   // poll). Trades CPU for latency where waking a sleeping core is slow.

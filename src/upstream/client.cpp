@@ -1,12 +1,15 @@
-// The fetch that ties the upstream layer together: a lease from the pool,
-// a connection opened by the connector when the pool has none to reuse, one
-// HTTP/1.1 exchange, and the connection back to the pool or closed.
+// The fetch that ties the upstream layer together: a stream on an HTTP/2
+// session when one has room; otherwise a lease from the pool, a connection
+// opened by the connector when the pool has none to reuse, and either one
+// HTTP/1.1 exchange (the connection back to the pool or closed after it) or,
+// when the new connection speaks HTTP/2, a session that keeps it.
 
 #include "smart/upstream/client.hpp"
 
 #include "connect.hpp"
 #include "connection.hpp"
 #include "http1.hpp"
+#include "http2.hpp"
 #include "resolver.hpp"
 
 #include "smart/upstream/pool.hpp"
@@ -24,6 +27,9 @@ namespace {
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto resolve_refresh = std::chrono::seconds{30};
 constexpr auto resolve_retry = std::chrono::seconds{1};
+// Times one attempt may move on to another connection because the upstream
+// did not process its request (HTTP/2 REFUSED_STREAM or GOAWAY).
+constexpr int max_unprocessed = 3;
 
 url parsed_or_throw(const std::string& text) {
   auto parsed = parse_url(text);
@@ -39,20 +45,37 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   impl(net::any_io_executor executor, const client_options& options, client_stats& stats)
       : ex{std::move(executor)},
         target{parsed_or_throw(options.url)},
-        connect{target, options.extra_ca_file, stats},
+        connect{target, options.version, options.extra_ca_file, stats},
         http1{target, options.body_limit},
+        h2_request{target, options.body_limit},
+        may_speak_http2{options.version == upstream_http::http2 ||
+                        (options.version == upstream_http::automatic && target.tls)},
+        stats_{stats},
         connections{pool_options{.max_connections = options.max_connections}, stats},
         bg{net::make_strand(ex)},
         refresh_timer{bg} {}
 
+  ~impl() { sessions.close_all(); }
+
   net::awaitable<attempt_result> fetch(stop_signal& stop, std::string_view request_id);
+  // Runs the attempt on a lease from the pool (a connection to reuse, or
+  // null: the right to open one), which it ends.
+  net::awaitable<attempt_result> on_lease(std::unique_ptr<connection> conn, stop_signal& stop,
+                                          std::string_view request_id, bool& unprocessed);
+  // Turns a new connection that speaks HTTP/2 into a session, which holds
+  // the connection's slot in the pool until it ends.
+  std::shared_ptr<http2_session> adopt(std::unique_ptr<connection> conn);
   net::awaitable<void> refresh_names();
 
   net::any_io_executor ex;
   url target;
   connector connect;
   http1_exchange http1;
+  http2_request h2_request;
+  bool may_speak_http2;
+  client_stats& stats_;
   basic_pool<connection> connections;
+  http2_sessions sessions;
 
   // Background name resolution is paced by a timer on its own strand.
   net::strand<net::any_io_executor> bg;
@@ -79,15 +102,40 @@ net::awaitable<void> client::impl::refresh_names() {
 }
 
 net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::string_view request_id) {
-  auto lease = connections.try_acquire();  // no coroutine frame in the common case
-  if (!lease) {
-    lease = co_await connections.acquire(stop);
+  for (int moved = 0;;) {
+    bool unprocessed = false;
+    attempt_result r;
+    // (Read before looking at the sessions: a stream freed after that look
+    // makes acquire() return at once, to look again.)
+    const auto seen = may_speak_http2 ? std::optional{connections.epoch()} : std::nullopt;
+    if (auto session = may_speak_http2 ? sessions.reserve() : nullptr) {
+      r = co_await session->exchange(request_id, stop, unprocessed);
+    } else {
+      auto lease = connections.try_acquire();  // no coroutine frame in the common case
+      if (!lease) {
+        lease = co_await connections.acquire(stop, seen);
+      }
+      if (!lease) {
+        if (stop.stop_requested()) {
+          co_return failure(outcome::cancelled, net::error::operation_aborted);
+        }
+        continue;  // nudged: an HTTP/2 stream may be free now
+      }
+      r = co_await on_lease(std::move(*lease), stop, request_id, unprocessed);
+    }
+    if (!unprocessed || ++moved > max_unprocessed || stop.stop_requested()) {
+      co_return r;
+    }
+    // Not processed: GET is idempotent, and it was never seen; another
+    // connection takes it within the same attempt (RFC 9113 §8.7).
   }
-  if (!lease) {
-    co_return failure(outcome::cancelled, net::error::operation_aborted);
-  }
-  auto conn = std::move(*lease);
-  for (int round = 0;; ++round) {
+}
+
+net::awaitable<attempt_result> client::impl::on_lease(std::unique_ptr<connection> conn,
+                                                      stop_signal& stop,
+                                                      std::string_view request_id,
+                                                      bool& unprocessed) {
+  for (bool replaced = false;; replaced = true) {
     const bool fresh = !conn;
     if (fresh) {
       conn = std::make_unique<connection>(ex, connect.tls_context());
@@ -109,7 +157,7 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
           r = failure(outcome::connect_error, net::error::host_not_found);
         }
       }
-      if (r.ok() || !fresh) {
+      if ((r.ok() || !fresh) && !conn->http2) {
         r = co_await http1.run(*conn, request_id, stop, end);
       }
     }
@@ -117,7 +165,15 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
       connections.forget(std::move(conn));
       co_return failure(outcome::cancelled, r.error);
     }
-    if (!fresh && end.silent && round == 0 && r.result == outcome::reset &&
+    if (conn->http2 && r.ok()) {
+      auto session = adopt(std::move(conn));
+      if (!session->reserve()) {
+        unprocessed = true;  // closed already; another connection takes it
+        co_return failure(outcome::reset, net::error::shut_down);
+      }
+      co_return co_await session->exchange(request_id, stop, unprocessed);
+    }
+    if (!fresh && !replaced && end.silent && r.result == outcome::reset &&
         clock::now() - sent <= stale_window(*conn)) {
       // The upstream closed this pooled connection while it was idle. That is
       // not this attempt's failure: keep the slot, open a fresh connection.
@@ -134,6 +190,26 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
     }
     co_return r;
   }
+}
+
+std::shared_ptr<http2_session> client::impl::adopt(std::unique_ptr<connection> conn) {
+  std::weak_ptr<impl> weak = weak_from_this();
+  auto session = http2_session::start(
+      ex, std::move(conn), h2_request, stats_,
+      [weak] {
+        if (auto self = weak.lock()) {
+          self->connections.nudge(false);  // one waiter may take the stream
+        }
+      },
+      [weak](const http2_session& ended) {
+        if (auto self = weak.lock()) {
+          self->sessions.remove(&ended);
+          self->connections.forget(nullptr);  // its slot, to a waiter if any
+        }
+      });
+  sessions.add(session);
+  connections.nudge(true);  // waiters may all find a stream on it
+  return session;
 }
 
 // ---------------------------------------------------------------------------
@@ -164,6 +240,7 @@ void client::start() {
 
 void client::stop() {
   impl_->connections.stop();
+  impl_->sessions.close_all();
   net::post(impl_->bg, [i = impl_] {
     i->stopping = true;
     i->refresh_timer.cancel();

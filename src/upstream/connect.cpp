@@ -3,7 +3,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <span>
 #include <stdexcept>
+#include <string_view>
 
 namespace smart::upstream {
 
@@ -80,8 +82,9 @@ std::size_t tls_sessions::size() const {
   return sessions_.size();
 }
 
-connector::connector(const url& target, const std::string& extra_ca_file, client_stats& stats)
-    : host_{target.host}, stats_{stats} {
+connector::connector(const url& target, upstream_http version, const std::string& extra_ca_file,
+                     client_stats& stats)
+    : host_{target.host}, version_{version}, stats_{stats} {
   if (!target.tls) {
     return;
   }
@@ -101,6 +104,18 @@ connector::connector(const url& target, const std::string& extra_ca_file, client
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
   SSL_CTX_set_ex_data(ctx, sessions_index(), sessions_.get());
   SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+  // ALPN (RFC 7301): what we offer, in order of preference; the server picks.
+  static constexpr unsigned char both[] = "\x02h2\x08http/1.1";
+  static constexpr unsigned char h2_only[] = "\x02h2";
+  static constexpr unsigned char http1_only[] = "\x08http/1.1";
+  const std::span<const unsigned char> offer = version_ == upstream_http::http2 ? h2_only
+                                               : version_ == upstream_http::http1
+                                                   ? std::span<const unsigned char>{http1_only}
+                                                   : std::span<const unsigned char>{both};
+  // (The arrays' terminating NUL is not part of the list.)
+  if (SSL_CTX_set_alpn_protos(ctx, offer.data(), static_cast<unsigned>(offer.size() - 1)) != 0) {
+    throw std::invalid_argument{"cannot set the TLS ALPN protocols"};
+  }
   error_code ec;
   std::ignore = net::ip::make_address(host_, ec);
   host_is_address_ = !ec;
@@ -148,8 +163,18 @@ net::awaitable<attempt_result> connector::open(connection& c,
       co_return failure(outcome::tls_error, hs_ec);
     }
     stats_.upstream_tls_handshake(SSL_session_reused(c.tls->native_handle()) == 1);
+    const unsigned char* chosen = nullptr;
+    unsigned chosen_size = 0;
+    SSL_get0_alpn_selected(c.tls->native_handle(), &chosen, &chosen_size);
+    c.http2 = std::string_view{reinterpret_cast<const char*>(chosen), chosen_size} == "h2";
+    if (!c.http2 && version_ == upstream_http::http2) {
+      // HTTP/2 only, and the server did not choose it (or ignored ALPN).
+      co_return failure(outcome::protocol_error);
+    }
+  } else {
+    c.http2 = version_ == upstream_http::http2;  // prior knowledge (RFC 9113 §3.3)
   }
-  stats_.upstream_connection_opened();
+  stats_.upstream_connection_opened(c.http2 ? protocol::http2 : protocol::http1);
   attempt_result ok;
   ok.result = outcome::success;
   co_return ok;

@@ -6,6 +6,7 @@
 
 #include "connection.hpp"
 
+#include "smart/config.hpp"
 #include "smart/stop.hpp"
 #include "smart/upstream/stats.hpp"
 #include "smart/upstream/url.hpp"
@@ -50,12 +51,15 @@ class tls_sessions {
 class connector {
  public:
   // Throws std::invalid_argument when `extra_ca_file` cannot be loaded.
-  connector(const url& target, const std::string& extra_ca_file, client_stats& stats);
+  connector(const url& target, upstream_http version, const std::string& extra_ca_file,
+            client_stats& stats);
 
   // The TLS context new connections use; null for plain HTTP.
   ssl::context* tls_context() { return tls_context_ ? &*tls_context_ : nullptr; }
 
-  // Connects c (made with tls_context()) to the first address that answers.
+  // Connects c (made with tls_context()) to the first address that answers;
+  // c.http2 says whether it speaks HTTP/2 (what ALPN chose on TLS; prior
+  // knowledge on plain TCP when configured).
   // Success, or a failure outcome; cancelled once `stop` is requested (the
   // caller closes the connection to end a step in progress).
   net::awaitable<attempt_result> open(connection& c, const std::vector<tcp::endpoint>& endpoints,
@@ -64,6 +68,7 @@ class connector {
  private:
   std::string host_;
   bool host_is_address_ = false;
+  upstream_http version_;
   std::optional<ssl::context> tls_context_;
   // Behind a pointer: OpenSSL's new-session callback finds it through the
   // context, which keeps the address.

@@ -31,6 +31,7 @@ struct connection {
   std::optional<ssl::stream<tcp::socket>> tls;
   beast::flat_buffer buffer;
   duration handshake{};  // how long the TCP connect took: about one round trip
+  bool http2 = false;    // speaks HTTP/2 (negotiated by ALPN, or h2c by configuration)
 };
 
 // How soon after the request a failure on a reused connection can still be

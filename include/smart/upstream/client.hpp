@@ -4,6 +4,7 @@
 // background. Narrow on purpose: the Beast and OpenSSL machinery stays in
 // src/upstream (pool rules in pool.hpp, connect, http1, resolver).
 
+#include "smart/config.hpp"
 #include "smart/stop.hpp"
 #include "smart/upstream/outcome.hpp"
 #include "smart/upstream/stats.hpp"
@@ -18,7 +19,8 @@
 namespace smart::upstream {
 
 struct client_options {
-  std::string url;             // validated by parse_url
+  std::string url;  // validated by parse_url
+  upstream_http version = upstream_http::automatic;
   int max_connections = 1024;  // open connections at most (idle + leased + connecting)
   std::string extra_ca_file;   // PEM bundle trusted besides the system store
   std::size_t body_limit = 64 * 1024;
