@@ -16,9 +16,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace smart::upstream {
 
@@ -52,6 +54,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                         (options.version == upstream_http::automatic && target.tls)},
         stats_{stats},
         connections{pool_options{.max_connections = options.max_connections}, stats},
+        expect_http2{may_speak_http2},
         bg{net::make_strand(ex)},
         refresh_timer{bg} {}
 
@@ -60,12 +63,23 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   net::awaitable<attempt_result> fetch(stop_signal& stop, std::string_view request_id);
   // Runs the attempt on a lease from the pool (a connection to reuse, or
   // null: the right to open one), which it ends.
+  // `opener`: this attempt counts in `opening` (see join_opening) until its
+  // new connection is known to speak HTTP/2 or not.
   net::awaitable<attempt_result> on_lease(std::unique_ptr<connection> conn, stop_signal& stop,
-                                          std::string_view request_id, bool& unprocessed);
+                                          std::string_view request_id, bool opener,
+                                          bool& unprocessed);
   // Turns a new connection that speaks HTTP/2 into a session, which holds
   // the connection's slot in the pool until it ends.
   std::shared_ptr<http2_session> adopt(std::unique_ptr<connection> conn);
   net::awaitable<void> refresh_names();
+
+  // Streams wait for an HTTP/2 connection being opened rather than open one
+  // each (RFC 9113 §9.1: one connection per origin). join_opening() gives a
+  // timer to wait on when a connection is being opened; otherwise it counts
+  // the caller as the one opening it, until opening_done().
+  std::shared_ptr<net::steady_timer> join_opening(const net::any_io_executor& waiter);
+  net::awaitable<void> wait_for_opening(std::shared_ptr<net::steady_timer> wake, stop_signal& stop);
+  void opening_done();
 
   net::any_io_executor ex;
   url target;
@@ -76,6 +90,15 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   client_stats& stats_;
   basic_pool<connection> connections;
   http2_sessions sessions;
+
+  // Connections being opened that are expected to speak HTTP/2, and the
+  // attempts waiting for them.
+  std::mutex opening_mu;
+  int opening = 0;
+  std::vector<std::shared_ptr<net::steady_timer>> opening_waiters;
+  // The upstream's last new connection spoke HTTP/2 (or only HTTP/2 is
+  // allowed): new attempts may expect it again.
+  std::atomic<bool> expect_http2 = false;
 
   // Background name resolution is paced by a timer on its own strand.
   net::strand<net::any_io_executor> bg;
@@ -111,17 +134,45 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
     if (auto session = may_speak_http2 ? sessions.reserve() : nullptr) {
       r = co_await session->exchange(request_id, stop, unprocessed);
     } else {
+      // While a connection that may speak HTTP/2 is being opened, wait for
+      // it; otherwise this attempt may be the one that opens it.
+      bool opener = false;
+      if (may_speak_http2 && expect_http2.load(std::memory_order_relaxed)) {
+        if (auto wake = join_opening(co_await net::this_coro::executor)) {
+          co_await wait_for_opening(std::move(wake), stop);
+          if (stop.stop_requested()) {
+            co_return failure(outcome::cancelled, net::error::operation_aborted);
+          }
+          continue;
+        }
+        opener = true;
+        if (auto added = sessions.reserve()) {
+          opening_done();  // one was added since the first look
+          r = co_await added->exchange(request_id, stop, unprocessed);
+          if (!unprocessed || ++moved > max_unprocessed || stop.stop_requested()) {
+            co_return r;
+          }
+          continue;
+        }
+      }
       auto lease = connections.try_acquire();  // no coroutine frame in the common case
       if (!lease) {
         lease = co_await connections.acquire(stop, seen);
       }
       if (!lease) {
+        if (opener) {
+          opening_done();
+        }
         if (stop.stop_requested()) {
           co_return failure(outcome::cancelled, net::error::operation_aborted);
         }
         continue;  // nudged: an HTTP/2 stream may be free now
       }
-      r = co_await on_lease(std::move(*lease), stop, request_id, unprocessed);
+      if (opener && *lease) {
+        opening_done();  // a pooled HTTP/1.1 connection: nothing is opened
+        opener = false;
+      }
+      r = co_await on_lease(std::move(*lease), stop, request_id, opener, unprocessed);
     }
     if (!unprocessed || ++moved > max_unprocessed || stop.stop_requested()) {
       co_return r;
@@ -133,8 +184,9 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
 
 net::awaitable<attempt_result> client::impl::on_lease(std::unique_ptr<connection> conn,
                                                       stop_signal& stop,
-                                                      std::string_view request_id,
+                                                      std::string_view request_id, bool opener,
                                                       bool& unprocessed) {
+  bool opening_counted = opener;
   for (bool replaced = false;; replaced = true) {
     const bool fresh = !conn;
     if (fresh) {
@@ -156,6 +208,13 @@ net::awaitable<attempt_result> client::impl::on_lease(std::unique_ptr<connection
         } else {
           r = failure(outcome::connect_error, net::error::host_not_found);
         }
+        if (may_speak_http2 && r.ok()) {
+          expect_http2.store(conn->http2, std::memory_order_relaxed);
+        }
+        if (opening_counted && !(r.ok() && conn->http2)) {
+          opening_done();  // no session to wait for
+          opening_counted = false;
+        }
       }
       if ((r.ok() || !fresh) && !conn->http2) {
         r = co_await http1.run(*conn, request_id, stop, end);
@@ -163,10 +222,16 @@ net::awaitable<attempt_result> client::impl::on_lease(std::unique_ptr<connection
     }
     if (stop.stop_requested()) {
       connections.forget(std::move(conn));
+      if (opening_counted) {
+        opening_done();
+      }
       co_return failure(outcome::cancelled, r.error);
     }
     if (conn->http2 && r.ok()) {
       auto session = adopt(std::move(conn));
+      if (opening_counted) {
+        opening_done();  // the waiters find streams on it
+      }
       if (!session->reserve()) {
         unprocessed = true;  // closed already; another connection takes it
         co_return failure(outcome::reset, net::error::shut_down);
@@ -189,6 +254,42 @@ net::awaitable<attempt_result> client::impl::on_lease(std::unique_ptr<connection
       connections.forget(std::move(conn));
     }
     co_return r;
+  }
+}
+
+std::shared_ptr<net::steady_timer> client::impl::join_opening(const net::any_io_executor& waiter) {
+  std::lock_guard lock{opening_mu};
+  if (opening == 0) {
+    ++opening;
+    return nullptr;
+  }
+  // On the waiter's executor, where the stop callback cancels it too.
+  auto wake = std::make_shared<net::steady_timer>(waiter, time_point::max());
+  opening_waiters.push_back(wake);
+  return wake;
+}
+
+net::awaitable<void> client::impl::wait_for_opening(std::shared_ptr<net::steady_timer> wake,
+                                                    stop_signal& stop) {
+  {
+    stop_callback on_stop{stop, [&wake] { wake->cancel(); }};
+    if (!stop.stop_requested()) {
+      co_await wake->async_wait(use_tuple);
+    }
+  }
+  std::lock_guard lock{opening_mu};
+  std::erase(opening_waiters, wake);
+}
+
+void client::impl::opening_done() {
+  std::vector<std::shared_ptr<net::steady_timer>> woken;
+  {
+    std::lock_guard lock{opening_mu};
+    --opening;
+    woken.swap(opening_waiters);
+  }
+  for (auto& w : woken) {
+    net::post(w->get_executor(), [w] { w->cancel(); });
   }
 }
 

@@ -221,6 +221,9 @@ struct http2_callbacks {
         // with REFUSED_STREAM. No new ones here.
         self->accepting_.store(false, std::memory_order_relaxed);
         e.stats.upstream_goaway_received();
+        if (e.streams.empty()) {
+          self->end(error_code{});  // nothing left to drain
+        }
         break;
       case NGHTTP2_PING:
         if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0) {
