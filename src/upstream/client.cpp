@@ -49,7 +49,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         target{parsed_or_throw(options.url)},
         connect{target, options.version, options.extra_ca_file, stats},
         http1{target, options.body_limit},
-        h2_request{target, options.body_limit},
+        h2_request{target, options.body_limit, options.ping_interval},
         may_speak_http2{options.version == upstream_http::http2 ||
                         (options.version == upstream_http::automatic && target.tls)},
         stats_{stats},

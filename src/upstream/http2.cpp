@@ -18,9 +18,6 @@ namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-// An idle session sends a PING this often; one unanswered by the next tick
-// means the connection is gone, and it is closed.
-constexpr auto ping_interval = std::chrono::seconds{10};
 constexpr std::size_t read_chunk = 16 * 1024;
 // Frames are gathered up to this size before one write.
 constexpr std::size_t write_batch = 16 * 1024;
@@ -57,12 +54,13 @@ nghttp2_nv header(std::string_view name, std::string_view value) {
 
 }  // namespace
 
-http2_request::http2_request(const url& target, std::size_t limit)
+http2_request::http2_request(const url& target, std::size_t limit, std::chrono::milliseconds ping)
     : scheme{target.tls ? "https" : "http"},
       authority{target.host_header()},
       path{target.target},
       user_agent{"smart-api/" + std::string{build_info::version()}},
-      body_limit{limit} {}
+      body_limit{limit},
+      ping_interval{ping} {}
 
 // One exchange: made on the attempt's executor, completed on the session's
 // strand. The strand writes the result, then wakes the attempt by a post to
@@ -486,7 +484,9 @@ net::awaitable<void> http2_session::ping_loop() {
   auto self = shared_from_this();
   auto& e = *engine_;
   while (!e.closed) {
-    e.ping_timer.expires_after(ping_interval);
+    // Nothing received (or sent) for a tick: a PING. One unanswered by the
+    // next tick means the connection is gone, and it is closed.
+    e.ping_timer.expires_after(e.request.ping_interval);
     co_await e.ping_timer.async_wait(use_tuple);
     if (e.closed) {
       break;

@@ -21,14 +21,16 @@
 
 namespace smart::upstream {
 
-// What every request on the upstream's sessions says.
+// What every request on the upstream's sessions says, and how the sessions
+// watch their connections.
 struct http2_request {
-  http2_request(const url& target, std::size_t body_limit);
+  http2_request(const url& target, std::size_t body_limit, std::chrono::milliseconds ping_interval);
   std::string scheme;
   std::string authority;
   std::string path;
   std::string user_agent;
   std::size_t body_limit;
+  std::chrono::milliseconds ping_interval;
 };
 
 class http2_session : public std::enable_shared_from_this<http2_session> {

@@ -196,6 +196,9 @@ nghttpd_server::nghttpd_server(const nghttpd_options& o)
     if (!tls_) {
       args.emplace_back("--no-tls");
     }
+    if (o.verbose) {
+      args.emplace_back("-v");
+    }
     args.push_back(std::to_string(port_));
     if (tls_) {
       args.push_back(dir_ + "/key.pem");
@@ -214,6 +217,10 @@ nghttpd_server::~nghttpd_server() {
   process_.reset();
   std::error_code ec;
   fs::remove_all(dir_, ec);
+}
+
+bool nghttpd_server::printed(const std::string& needle, std::chrono::milliseconds timeout) {
+  return !process_->wait_for_line(needle, timeout).empty();
 }
 
 std::string nghttpd_server::url() const {

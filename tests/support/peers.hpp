@@ -4,6 +4,7 @@
 // Each is listening when its constructor returns, and is killed when the
 // object goes.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -45,6 +46,7 @@ struct nghttpd_options {
   const tls_identity* tls = nullptr;    // TLS (ALPN h2 only), or plain h2c
   std::string body = R"({"time": 7})";  // served at /api/work
   int max_concurrent_streams = 100;
+  bool verbose = false;  // -v: every frame it receives is printed
 };
 
 class nghttpd_server {
@@ -56,6 +58,8 @@ class nghttpd_server {
 
   [[nodiscard]] std::uint16_t port() const { return port_; }
   [[nodiscard]] std::string url() const;
+  // With `verbose`: waits until a line of its output contains `needle`.
+  bool printed(const std::string& needle, std::chrono::milliseconds timeout);
 
  private:
   std::string dir_;

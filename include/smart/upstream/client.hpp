@@ -12,6 +12,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ struct client_options {
   int max_connections = 1024;  // open connections at most (idle + leased + connecting)
   std::string extra_ca_file;   // PEM bundle trusted besides the system store
   std::size_t body_limit = 64 * 1024;
+  // HTTP/2: a connection with nothing received for this long is sent a PING;
+  // one still unanswered after as long again means the connection is gone.
+  std::chrono::milliseconds ping_interval{10'000};
 };
 
 class client {
