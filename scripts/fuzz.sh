@@ -16,7 +16,7 @@ cmake --build --preset fuzz
 crashes=build/fuzz/crashes
 mkdir -p "$crashes"
 status=0
-for target in timeout upstream_response request; do
+for target in timeout upstream_response request http2_frames; do
   corpus=$(mktemp -d)
   cp tests/fuzz/corpus/"$target"/* "$corpus"/
   echo "-- fuzz_$target for ${seconds} s"
