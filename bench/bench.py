@@ -62,6 +62,19 @@ def wait_http(url, timeout=30):
             time.sleep(0.05)  # polling a process that is starting
 
 
+def wait_tcp(port, timeout=10):
+    """Waits for a server that prints nothing when it is ready (nginx) to listen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench: nothing listens on port {port}")
+            time.sleep(0.05)  # polling a process that is starting
+
+
 class Processes:
     """Starts programs (optionally pinned to a core) and stops them all."""
 
@@ -438,6 +451,198 @@ http {{
             self.procs.stop(sim)
         self.results["hedging"] = {"rate": rate, "seconds": seconds, "seed": seed, "rows": rows}
 
+    # 3b. the upstream over HTTPS: HTTP/1.1, with and without resumption, HTTP/2 --
+    def tls_files(self):
+        cert = os.path.join(self.work, "upstream-cert.pem")
+        key = os.path.join(self.work, "upstream-key.pem")
+        if not os.path.exists(cert):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+                            cert, "-days", "2", "-subj", "/CN=localhost", "-addext",
+                            "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                           check=True, capture_output=True)
+        return cert, key
+
+    def nginx_with(self, name, servers, core):
+        """nginx (one worker, pinned) with these server blocks; returns the process."""
+        conf = os.path.join(self.work, f"{name}.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 1;
+worker_cpu_affinity {1 << core:b};
+daemon off;
+pid {self.work}/{name}.pid;
+error_log {self.work}/{name}-error.log warn;
+events {{ worker_connections 16384; }}
+http {{
+  access_log off;
+{servers}
+}}
+""")
+        p = self.procs.start(name, ["nginx", "-c", conf, "-p", self.work])
+        return p
+
+    def https(self):
+        """The realistic hedged load with the upstream behind TLS: smart-api's CPU
+        per request and new upstream connections per 1,000 requests, for plain
+        HTTP/1.1, HTTPS HTTP/1.1 without and with session resumption, and HTTPS
+        HTTP/2; then throughput against nginx with proxy_ssl to a fast HTTPS
+        upstream, side by side."""
+        cert, key = self.tls_files()
+        seconds = 2 if self.smoke else 20
+        rate = 50 if self.smoke else 200
+        timeout = 1000
+        seed = int.from_bytes(os.urandom(4), "little")
+        model.check_replica()
+        sim, sim_port = self.sim(["--seed", str(seed), "--plan-by", "request-id"], core=1)
+        ports = {k: free_port() for k in ("plain", "tls", "tls_no_resume", "fast")}
+        tls = f"ssl_certificate {cert};\n    ssl_certificate_key {key};"
+        proxy = ("location / { proxy_pass http://sim; proxy_http_version 1.1; "
+                 "proxy_set_header Connection \"\"; }")
+        # The upstream's TLS front on core 1, with the simulator and the load.
+        front = self.nginx_with("tls-front", f"""
+  upstream sim {{ server 127.0.0.1:{sim_port}; keepalive 512; }}
+  server {{ listen 127.0.0.1:{ports['plain']}; {proxy} }}
+  server {{
+    listen 127.0.0.1:{ports['tls']} ssl http2;
+    {tls}
+    {proxy}
+  }}
+  server {{
+    listen 127.0.0.1:{ports['tls_no_resume']} ssl;
+    {tls}
+    ssl_session_tickets off;
+    ssl_session_cache off;
+    {proxy}
+  }}
+  server {{
+    listen 127.0.0.1:{ports['fast']} ssl http2;
+    {tls}
+    location /api/work {{ default_type application/json; return 200 '{{"time": 1}}'; }}
+  }}""", core=1)
+        for port in ports.values():
+            wait_tcp(port)
+
+        variants = [
+            ("HTTP/1.1, plain", "http", ports["plain"], "1.1"),
+            ("HTTPS, HTTP/1.1, no resumption", "https", ports["tls_no_resume"], "1.1"),
+            ("HTTPS, HTTP/1.1, resumption", "https", ports["tls"], "1.1"),
+            ("HTTPS, HTTP/2", "https", ports["tls"], "auto"),
+        ]
+        rows = []
+        for i, (name, scheme, port, version) in enumerate(variants):
+            api, api_port = self.api(0, ["--threads", "1", "--upstream-url",
+                                         f"{scheme}://localhost:{port}/api/work",
+                                         "--upstream-ca-file", cert, "--upstream-http", version],
+                                     core=0)
+            url = f"http://127.0.0.1:{api_port}/api/smart?timeout={timeout}"
+            # Warm: connections, sessions, the name; then the measured run.
+            loadgen(self.build, ["rate", "--url", url, "--rate", str(rate), "--duration",
+                                 "1" if self.smoke else "3", "--warmup", "0", "--connections",
+                                 "1024"], core=1)
+            before = http_get(f"http://127.0.0.1:{api_port}/metrics")
+            cpu_before = cpu_seconds(api.pid)
+            per_request = os.path.join(self.work, f"https-{i}.txt")
+            m = loadgen(self.build, ["rate", "--url", url, "--rate", str(rate), "--duration",
+                                     str(seconds), "--warmup", "0", "--connections", "1024",
+                                     "--ids", f"s{i}", "--requests-out", per_request], core=1)
+            cpu = cpu_seconds(api.pid) - cpu_before
+            after = http_get(f"http://127.0.0.1:{api_port}/metrics")
+            self.procs.stop(api)
+
+            def delta(metric_name, labels=()):
+                return metric(after, metric_name, labels) - metric(before, metric_name, labels)
+
+            requests = max(m["requests"], 1)
+            with open(per_request) as f:
+                measured = [(rid, int(status), float(us) / 1000)
+                            for rid, status, us in (line.split() for line in f)]
+            rows.append({
+                "name": name,
+                "upstream_http": version,
+                "requests": m["requests"],
+                "status": m["status"],
+                "cpu_ms_per_request": cpu * 1000 / requests,
+                "connections_per_1000": delta("smart_upstream_connections_opened_total")
+                * 1000 / requests,
+                "h2_connections": delta("smart_upstream_connections_opened_total",
+                                        [("protocol", "h2")]),
+                "handshakes_full": delta("smart_upstream_tls_handshakes_total",
+                                         [("kind", "full")]),
+                "handshakes_resumed": delta("smart_upstream_tls_handshakes_total",
+                                            [("kind", "resumed")]),
+                "streams_reset": delta("smart_upstream_streams_reset_total"),
+                "goaways": delta("smart_upstream_goaways_received_total"),
+                "upstream_per_request": delta("smart_upstream_attempts_total") / requests,
+                "success_ratio": m["status"].get("200", 0) / requests,
+                "p50_ms": m["latency_us"]["p50"] / 1000,
+                "p99_ms": m["latency_us"]["p99"] / 1000,
+                "paired": model.replay(measured, seed, timeout, hedges=2),
+            })
+        self.procs.stop(sim)
+
+        # Throughput: nginx (proxy_ssl, keep-alive pool, HTTP/1.1: all its
+        # proxy speaks) against smart-api over HTTP/2 and over HTTP/1.1, each
+        # on core 0, to the fast HTTPS upstream on core 1. Rotating order.
+        tseconds = 1 if self.smoke else 5
+        pairs = 1 if self.smoke else 9
+        fast = f"https://localhost:{ports['fast']}/api/work"
+        ng_port = free_port()
+        ng = self.nginx_with("nginx-ssl", f"""
+  upstream fast {{ server 127.0.0.1:{ports['fast']}; keepalive 128; }}
+  server {{
+    listen 127.0.0.1:{ng_port};
+    location /api/smart {{
+      proxy_pass https://fast/api/work;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_ssl_session_reuse on;
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate {cert};
+      proxy_ssl_name localhost;
+      proxy_ssl_server_name on;
+    }}
+  }}""", core=0)
+        wait_tcp(ng_port)
+        h2, h2_port = self.api(0, ["--threads", "1", "--upstream-url", fast, "--upstream-ca-file",
+                                   cert, "--upstream-http", "auto"], core=0)
+        h1, h1_port = self.api(0, ["--threads", "1", "--upstream-url", fast, "--upstream-ca-file",
+                                   cert, "--upstream-http", "1.1"], core=0)
+        targets = [("nginx", f"http://127.0.0.1:{ng_port}/api/smart", nginx_worker(ng.pid)),
+                   ("smart-api h2", f"http://127.0.0.1:{h2_port}/api/smart", h2.pid),
+                   ("smart-api http/1.1", f"http://127.0.0.1:{h1_port}/api/smart", h1.pid)]
+        for _, url, _ in targets:
+            wrk(url, 1)  # warm: connections, sessions
+        runs = []
+        for i in range(pairs):
+            order = targets[i % 3:] + targets[:i % 3]
+            run = {}
+            for name, url, pid in order:
+                before = cpu_seconds(pid)
+                run[name] = wrk(url, tseconds)
+                run[name]["cpu_us_per_request"] = (
+                    (cpu_seconds(pid) - before) * 1e6 / max(run[name]["requests"], 1))
+            runs.append(run)
+        self.procs.stop(h1)
+        self.procs.stop(h2)
+        self.procs.stop(ng)
+        self.procs.stop(front)
+        self.results["https"] = {
+            "rate": rate, "seconds": seconds, "timeout_ms": timeout, "seed": seed, "rows": rows,
+            "throughput": {
+                "seconds_per_run": tseconds,
+                "runs": runs,
+                "h2_ratio_median": statistics.median(
+                    r["smart-api h2"]["rps"] / r["nginx"]["rps"] for r in runs),
+                "h1_ratio_median": statistics.median(
+                    r["smart-api http/1.1"]["rps"] / r["nginx"]["rps"] for r in runs),
+                "rps_median": {k: statistics.median(r[k]["rps"] for r in runs)
+                               for k, _, _ in targets},
+                "cpu_us_median": {k: statistics.median(r[k]["cpu_us_per_request"] for r in runs)
+                                  for k, _, _ in targets},
+                "non2xx": sum(r[k]["non2xx"] + r[k]["socket_errors"] for r in runs for k in r),
+            },
+        }
+
     # 4. deadline precision ----------------------------------------------------------
     def deadline(self):
         timeout = 1000
@@ -689,7 +894,7 @@ http {{
         }
 
     def run(self, only):
-        steps = ["throughput", "latency", "hedging", "deadline", "memory", "threads", "scrape",
+        steps = ["throughput", "latency", "hedging", "https", "deadline", "memory", "threads", "scrape",
                  "payload", "tuning", "soak"]
         try:
             for step in steps:

@@ -367,6 +367,63 @@ def write(r, out):
         lines += [""]
         if "hedging.png" in made:
             lines += ["![hedging](hedging.png)", ""]
+    if "https" in r:
+        h = r["https"]
+        base = h["rows"][0]["cpu_ms_per_request"] if h["rows"] else 0
+        lines += [
+            "## The upstream over HTTPS: HTTP/1.1, resumption, HTTP/2",
+            "",
+            "The realistic hedged load of the previous section (`upstream-sim` defaults, "
+            f"`--plan-by request-id`, seed {h['seed']}), {h['rate']} requests/s for "
+            f"{h['seconds']} s per row after a warm-up, `timeout={h['timeout_ms']}`, smart-api "
+            "with one I/O thread on core 0. The simulator sits behind nginx on core 1, which "
+            "terminates TLS (a P-256 certificate, TLS 1.3) on one port with session tickets "
+            "(ALPN h2 and http/1.1), on another without any resumption (`ssl_session_tickets "
+            "off; ssl_session_cache off`), and serves plain HTTP on a third. CPU is smart-api's "
+            "own (user + system, `/proc/PID/stat`) over the measured run, per request. New "
+            "connections are `smart_upstream_connections_opened_total` per 1,000 requests. "
+            "Model: the specification's policy replayed on the same draws (see above).",
+            "",
+            "| upstream | CPU per request | vs plain | new connections per 1,000 requests "
+            "| TLS handshakes full / resumed | streams reset | success (measured / model) "
+            "| p50 ms (measured / model) | p99 ms (measured / model) "
+            "| upstream calls per request |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in h["rows"]:
+            pa = row.get("paired") or {}
+            ratio = row["cpu_ms_per_request"] / base if base else 0
+            lines.append(
+                f"| {row['name']} | {row['cpu_ms_per_request']:.2f} ms | {ratio:.2f}× | "
+                f"{row['connections_per_1000']:.1f} | "
+                f"{row['handshakes_full']:.0f} / {row['handshakes_resumed']:.0f} | "
+                f"{row['streams_reset']:.0f} | "
+                f"{100 * row['success_ratio']:.2f} % / {100 * pa.get('success_ratio', 0):.2f} % | "
+                f"{row['p50_ms']:.1f} / {pa.get('p50_ms', 0):.1f} | "
+                f"{row['p99_ms']:.1f} / {pa.get('p99_ms', 0):.1f} | "
+                f"{row['upstream_per_request']:.2f} |")
+        t = h["throughput"]
+        lines += [
+            "",
+            "Goals: over HTTP/2 at most 5 new upstream connections per 1,000 requests once "
+            "warm, and CPU per hedged request over HTTPS at most 1.3× that of plain HTTP/1.1.",
+            "",
+            "**Throughput over HTTPS, side by side.** The fast upstream is nginx itself on core 1 "
+            "answering `{\"time\": 1}` over TLS (h2 and http/1.1 by ALPN). On core 0, one at a "
+            "time in rotating order: nginx as a reverse proxy with `proxy_ssl` (verified, "
+            "sessions reused) and a keep-alive pool (its proxy speaks HTTP/1.1 only), smart-api "
+            "over HTTP/2, and smart-api over HTTP/1.1. `wrk -t1 -c64` on core 1, "
+            f"{len(t['runs'])} rounds of {t['seconds_per_run']} s; medians.",
+            "",
+            "| proxy | requests/s | vs nginx | CPU per request |",
+            "|---|---:|---:|---:|",
+        ]
+        for name in ("nginx", "smart-api h2", "smart-api http/1.1"):
+            vs = {"nginx": 1.0, "smart-api h2": t["h2_ratio_median"],
+                  "smart-api http/1.1": t["h1_ratio_median"]}[name]
+            lines.append(f"| {name} | {t['rps_median'][name]:,.0f} | {vs:.2f}× | "
+                         f"{t['cpu_us_median'][name]:.1f} µs |")
+        lines += ["", f"Errors and non-2xx answers over all rounds: {t['non2xx']}.", ""]
     if "deadline" in r:
         d = r["deadline"]
         late, b = d["late_ms"], d["burst"]["late_ms"]
