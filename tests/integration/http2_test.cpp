@@ -147,6 +147,46 @@ TEST(Http2, ACancelledAttemptResetsItsStreamAndTheConnectionStaysInUse) {
   EXPECT_TRUE(eventually([&] { return service.metric("smart_upstream_streams_in_use") == 0; }));
 }
 
+TEST(Http2, TheDeadlineResetsEveryOutstandingStream) {
+  const auto ca = make_test_ca("h2");
+  fake_upstream work;
+  work.fallback(reply::hang_up());
+  nginx_server upstream{{.tls = &ca.server, .proxy_to = work.port()}};
+  auto cfg = test_config(upstream.url());
+  cfg.upstream_ca_file = ca.ca_file;
+  running_service service{cfg};
+  EXPECT_EQ(get(service.port(), "/api/smart?timeout=500").status, 504);
+  // All three streams reset; nginx lets go of all three requests.
+  EXPECT_TRUE(
+      eventually([&] { return service.metric("smart_upstream_streams_reset_total") == 3; }));
+  EXPECT_TRUE(eventually([&] { return work.closed_by_client() == 3; }));
+  EXPECT_EQ(service.metric("smart_upstream_attempts_total", {{"outcome", "timeout"}}), 3);
+  EXPECT_EQ(opened(service, "h2"), 1);
+  EXPECT_EQ(service.metric("smart_upstream_streams_in_use"), 0);
+}
+
+TEST(Http2, AClientThatLeavesHasItsStreamReset) {
+  const auto ca = make_test_ca("h2");
+  fake_upstream work;
+  work.fallback(reply::hang_up());
+  nginx_server upstream{{.tls = &ca.server, .proxy_to = work.port()}};
+  auto cfg = test_config(upstream.url());
+  cfg.upstream_ca_file = ca.ca_file;
+  running_service service{cfg};
+  {
+    http_connection c{service.port()};
+    c.get("/api/smart?timeout=10000");
+    ASSERT_TRUE(eventually([&] { return work.requests() == 1; }));
+  }  // the client goes away
+  EXPECT_TRUE(
+      eventually([&] { return service.metric("smart_upstream_streams_reset_total") == 1; }));
+  EXPECT_TRUE(eventually([&] { return work.closed_by_client() == 1; }));
+  // The connection carries the next request.
+  work.fallback(reply::ok(1, R"({"time": 17})"));
+  EXPECT_EQ(get(service.port(), "/api/smart?timeout=3000").status, 200);
+  EXPECT_EQ(opened(service, "h2"), 1);
+}
+
 TEST(Http2, AGoawayDrainsTheConnectionAndNoAttemptFails) {
   const auto ca = make_test_ca("h2");
   fake_upstream work;
@@ -173,7 +213,7 @@ TEST(Http2, AGoawayDrainsTheConnectionAndNoAttemptFails) {
 TEST(Http2, StreamsBeyondTheServersLimitGoToAnotherConnection) {
   const auto ca = make_test_ca("h2");
   fake_upstream work;
-  work.fallback(reply::ok(300, R"({"time": 15})"));
+  work.fallback(reply::ok(1000, R"({"time": 15})"));
   nginx_server upstream{{.tls = &ca.server, .proxy_to = work.port(), .max_concurrent_streams = 2}};
   auto cfg = test_config(upstream.url());
   cfg.upstream_ca_file = ca.ca_file;
@@ -183,7 +223,7 @@ TEST(Http2, StreamsBeyondTheServersLimitGoToAnotherConnection) {
   ASSERT_EQ(get(service.port(), "/api/smart?timeout=3000").status, 200);
   for (const auto& r : get_all(service.port(), "/api/smart?timeout=3000", 6)) {
     EXPECT_EQ(r.status, 200);
-    EXPECT_LT(millis(r.elapsed), 900ms);  // none waited for another's stream
+    EXPECT_LT(millis(r.elapsed), 1800ms);  // none waited for another's stream
   }
   EXPECT_GE(opened(service, "h2"), 3);
   EXPECT_EQ(failed_attempts(service), 0);
