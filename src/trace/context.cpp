@@ -167,6 +167,16 @@ bool valid_tracestate(std::string_view value) {
   }
 }
 
+request_trace continue_or_start(std::string_view traceparent, int traceparent_count,
+                                std::string_view tracestate) {
+  if (traceparent_count == 1) {
+    if (const auto c = parse_traceparent(traceparent)) {
+      return {*c, true, !tracestate.empty() && valid_tracestate(tracestate)};
+    }
+  }
+  return {start_trace(), false, false};
+}
+
 std::array<char, traceparent_size> format_traceparent(const context& c) {
   std::array<char, traceparent_size> out{};
   char* p = out.data();

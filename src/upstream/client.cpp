@@ -10,12 +10,14 @@
 #include "connection.hpp"
 #include "http1.hpp"
 #include "http2.hpp"
+#include "request_fields.hpp"
 #include "resolver.hpp"
 
 #include "smart/upstream/pool.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -57,11 +59,11 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 
   ~impl() { sessions.close_all(); }
 
-  net::awaitable<attempt_result> fetch(stop_signal& stop, std::string_view request_id);
+  net::awaitable<attempt_result> fetch(stop_signal& stop, request_tags tags);
   // Runs the attempt on a lease from the pool (a connection to reuse, or
   // null: the right to open one), which it ends.
   net::awaitable<attempt_result> on_lease(std::unique_ptr<connection> conn, stop_signal& stop,
-                                          std::string_view request_id, bool& unprocessed);
+                                          const request_fields& fields, bool& unprocessed);
   // Turns a new connection that speaks HTTP/2 into a session, which holds
   // the connection's slot in the pool until it ends.
   std::shared_ptr<http2_session> adopt(std::unique_ptr<connection> conn);
@@ -101,7 +103,16 @@ net::awaitable<void> client::impl::refresh_names() {
   }
 }
 
-net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::string_view request_id) {
+net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, request_tags tags) {
+  // The attempt is a span of the request's trace: one span id, whichever
+  // connections it goes through.
+  std::array<char, trace::traceparent_size> traceparent{};
+  request_fields fields{tags.request_id, {}, {}};
+  if (tags.trace != nullptr) {
+    traceparent = trace::format_traceparent(trace::child_of(*tags.trace));
+    fields.traceparent = {traceparent.data(), traceparent.size()};
+    fields.tracestate = tags.tracestate;
+  }
   for (int moved = 0;;) {
     bool unprocessed = false;
     attempt_result r;
@@ -109,7 +120,7 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
     // makes acquire() return at once, to look again.)
     const auto seen = may_speak_http2 ? std::optional{connections.epoch()} : std::nullopt;
     if (auto session = may_speak_http2 ? sessions.reserve() : nullptr) {
-      r = co_await session->exchange(request_id, stop, unprocessed);
+      r = co_await session->exchange(fields, stop, unprocessed);
     } else {
       auto lease = connections.try_acquire();  // no coroutine frame in the common case
       if (!lease) {
@@ -121,7 +132,7 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
         }
         continue;  // nudged: an HTTP/2 stream may be free now
       }
-      r = co_await on_lease(std::move(*lease), stop, request_id, unprocessed);
+      r = co_await on_lease(std::move(*lease), stop, fields, unprocessed);
     }
     if (!unprocessed || ++moved > max_unprocessed || stop.stop_requested()) {
       co_return r;
@@ -133,7 +144,7 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
 
 net::awaitable<attempt_result> client::impl::on_lease(std::unique_ptr<connection> conn,
                                                       stop_signal& stop,
-                                                      std::string_view request_id,
+                                                      const request_fields& fields,
                                                       bool& unprocessed) {
   for (bool replaced = false;; replaced = true) {
     const bool fresh = !conn;
@@ -158,7 +169,7 @@ net::awaitable<attempt_result> client::impl::on_lease(std::unique_ptr<connection
         }
       }
       if ((r.ok() || !fresh) && !conn->http2) {
-        r = co_await http1.run(*conn, request_id, stop, end);
+        r = co_await http1.run(*conn, fields, stop, end);
       }
     }
     if (stop.stop_requested()) {
@@ -171,7 +182,7 @@ net::awaitable<attempt_result> client::impl::on_lease(std::unique_ptr<connection
         unprocessed = true;  // closed already; another connection takes it
         co_return failure(outcome::reset, net::error::shut_down);
       }
-      co_return co_await session->exchange(request_id, stop, unprocessed);
+      co_return co_await session->exchange(fields, stop, unprocessed);
     }
     if (!fresh && !replaced && end.silent && r.result == outcome::reset &&
         clock::now() - sent <= stale_window(*conn)) {
@@ -252,8 +263,8 @@ bool client::resolved() const {
   return eps && !eps->empty();
 }
 
-net::awaitable<attempt_result> client::fetch(stop_signal& stop, std::string_view request_id) {
-  return impl_->fetch(stop, request_id);
+net::awaitable<attempt_result> client::fetch(stop_signal& stop, request_tags tags) {
+  return impl_->fetch(stop, tags);
 }
 
 std::size_t client::idle_connections() const {

@@ -70,8 +70,11 @@ http2_request::http2_request(const url& target, std::size_t limit)
 struct http2_session::call {
   explicit call(const net::any_io_executor& ex) : done{ex, time_point::max()} {}
 
-  net::steady_timer done;              // on the attempt's executor; cancelled to wake it
-  std::string request_id;              // a copy: the submission may run after the attempt ends
+  net::steady_timer done;  // on the attempt's executor; cancelled to wake it
+  // Copies of the attempt's fields: the submission may run after the attempt ends.
+  std::string request_id;
+  std::string traceparent;
+  std::string tracestate;
   std::atomic<bool> abandoned{false};  // the attempt was stopped
   // On the strand until `done` is woken:
   attempt_result result;
@@ -294,12 +297,14 @@ bool http2_session::reserve() {
   }
 }
 
-net::awaitable<attempt_result> http2_session::exchange(std::string_view request_id,
+net::awaitable<attempt_result> http2_session::exchange(const request_fields& fields,
                                                        stop_signal& stop, bool& retry) {
   retry = false;
   const auto executor = co_await net::this_coro::executor;
   auto c = std::make_shared<call>(executor);
-  c->request_id = request_id;
+  c->request_id = fields.request_id;
+  c->traceparent = fields.traceparent;
+  c->tracestate = fields.tracestate;
   auto self = shared_from_this();
   net::post(engine_->strand, [self, c] { self->submit(c); });
   {
@@ -341,7 +346,7 @@ void http2_session::submit(const std::shared_ptr<call>& c) {
     finish(c);
     return;
   }
-  std::array<nghttp2_nv, 7> nva{};
+  std::array<nghttp2_nv, 9> nva{};
   std::size_t n = 0;
   nva[n++] = header(":method", "GET");
   nva[n++] = header(":scheme", e.request.scheme);
@@ -351,6 +356,12 @@ void http2_session::submit(const std::shared_ptr<call>& c) {
   nva[n++] = header("accept", "application/json");
   if (!c->request_id.empty()) {
     nva[n++] = header("x-request-id", c->request_id);
+  }
+  if (!c->traceparent.empty()) {
+    nva[n++] = header("traceparent", c->traceparent);
+  }
+  if (!c->tracestate.empty()) {
+    nva[n++] = header("tracestate", c->tracestate);
   }
   const auto id = nghttp2_submit_request(e.h2, nullptr, nva.data(), n, nullptr, nullptr);
   if (id < 0) {

@@ -76,7 +76,7 @@ TEST_F(Metrics, RequestsDurationsInFlightAndConnections) {
   // Only the scrape itself is in flight while it is rendered: the other
   // requests were counted out before their responses left.
   EXPECT_EQ(scrape("smart_http_requests_in_flight"), 1);
-  EXPECT_GE(scrape("smart_upstream_connections_opened_total"), 3);
+  EXPECT_GE(scrape("smart_upstream_connections_opened_total", {{"protocol", "http/1.1"}}), 3);
   EXPECT_EQ(scrape("smart_upstream_connections_in_use"), 0);
   EXPECT_EQ(scrape("smart_upstream_attempt_duration_seconds_count", {{"outcome", "success"}}),
             scrape("smart_upstream_attempts_total", {{"outcome", "success"}}));

@@ -25,7 +25,8 @@ TEST(Pool, SequentialCallsReuseKeepAliveConnections) {
   }
   EXPECT_EQ(upstream.requests(), 20);
   EXPECT_LE(upstream.connections(), 3);
-  EXPECT_EQ(service.metric("smart_upstream_connections_opened_total"), upstream.connections());
+  EXPECT_EQ(service.metric("smart_upstream_connections_opened_total", {{"protocol", "http/1.1"}}),
+            upstream.connections());
   EXPECT_GE(service.get().idle_upstream_connections(), 1U);
 }
 

@@ -7,6 +7,8 @@
 
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace smart::trace {
 namespace {
@@ -109,6 +111,32 @@ TEST(Traceparent, NewTracesAreValidDistinctAndSampled) {
     seen.insert(written.substr(3, 32));
   }
   EXPECT_EQ(seen.size(), 1000U);
+}
+
+TEST(RequestTrace, OneValidTraceparentContinuesWithItsTracestate) {
+  const auto t = continue_or_start(example, 1, "rojo=00f067aa0ba902b7");
+  EXPECT_TRUE(t.continued);
+  EXPECT_EQ(t.ctx, *parse_traceparent(example));
+  EXPECT_TRUE(t.keep_tracestate);
+  EXPECT_FALSE(continue_or_start(example, 1, "").keep_tracestate);
+  const auto bad_state = continue_or_start(example, 1, "Rojo=1");
+  EXPECT_TRUE(bad_state.continued);  // a bad tracestate does not break the trace
+  EXPECT_FALSE(bad_state.keep_tracestate);
+}
+
+TEST(RequestTrace, NoneSeveralOrMalformedStartANewTraceWithoutTracestate) {
+  const auto parent = *parse_traceparent(example);
+  for (const auto& [value, count] : std::vector<std::pair<std::string_view, int>>{
+           {"", 0},
+           {example, 2},
+           {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1", 1},
+           {"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 1}}) {
+    const auto t = continue_or_start(value, count, "rojo=1");
+    EXPECT_FALSE(t.continued) << value;
+    EXPECT_FALSE(t.keep_tracestate) << value;
+    EXPECT_NE(t.ctx.trace, parent.trace) << value;
+    EXPECT_EQ(t.ctx.flags, sampled) << value;
+  }
 }
 
 TEST(Tracestate, WellFormedListsPass) {

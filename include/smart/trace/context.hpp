@@ -70,6 +70,21 @@ span_id new_span_id();
 // behind it record the trace).
 context start_trace();
 
+// The trace of a request that carried `traceparent_count` traceparent fields
+// (the first one's value) and `tracestate` (its fields joined).
+struct request_trace {
+  context ctx;             // to send under: the client's trace and flags, or a new trace
+  bool continued = false;  // the client's trace
+  bool keep_tracestate = false;
+};
+
+// Exactly one traceparent that parses: its trace continues, with the
+// tracestate when it passes valid_tracestate(). Otherwise (none, several,
+// malformed) a new trace starts and tracestate is dropped: without a valid
+// traceparent it means nothing. Never fails.
+request_trace continue_or_start(std::string_view traceparent, int traceparent_count,
+                                std::string_view tracestate);
+
 // `c` with a fresh span id: what one upstream attempt sends.
 inline context child_of(const context& c) {
   return {c.trace, new_span_id(), c.flags};
