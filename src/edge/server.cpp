@@ -1,6 +1,7 @@
 #include "smart/edge/server.hpp"
 
 #include "smart/config.hpp"
+#include "smart/edge/access_log.hpp"
 #include "smart/edge/handlers.hpp"
 #include "smart/edge/request_head.hpp"
 #include "smart/edge/request_id.hpp"
@@ -255,6 +256,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         race_stats{rs},
         attempt{std::move(fn)},
         tuning{t},
+        access{c.log_json},
         strand{net::make_strand(context)},
         sweep_timer{strand} {}
 
@@ -297,6 +299,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   hedge::race_stats& race_stats;
   hedge::attempt_fn attempt;
   hedge::hedge_tuning& tuning;
+  access_log access;
 
   net::strand<net::io_context::executor_type> strand;  // acceptors and sweep
   std::list<tcp::acceptor> acceptors;                  // one per address listened on
@@ -768,11 +771,9 @@ void server::impl::send_now(session& s, reply& out, duration elapsed) {
 // Logs the reply; returns whether the connection goes on.
 bool server::impl::finish_reply(session& s, const reply& out, duration elapsed) {
   if (cfg.access_log) {
-    const auto trace_id = trace::format_trace_id(s.trace.trace);
-    spdlog::info("{} \"{} {}\" {} {:.3f}ms attempts={} winner={} trace={}", s.request_id,
-                 out.method, path_of(out.r), out.resp.status,
-                 std::chrono::duration<double, std::milli>(elapsed).count(), out.attempts,
-                 out.winner, std::string_view{trace_id.data(), trace_id.size()});
+    access.write({s.request_id, &s.trace.trace, out.method, path_of(out.r), out.resp.status,
+                  std::chrono::duration<double, std::milli>(elapsed).count(), out.attempts,
+                  out.winner});
   }
   return !out.write_ec && !out.client_gone && out.keep_alive;
 }
