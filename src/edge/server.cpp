@@ -171,9 +171,9 @@ struct session : std::enable_shared_from_this<session> {
   beast::flat_buffer buffer;
   std::string target;           // request-target of the current request
   std::string request_id;       // X-Request-Id as received, then as answered
-  trace_fields trace_in;        // the trace context fields as received
+  extra_fields extra;           // trace context and If-None-Match, as received
   trace::context trace;         // the request's trace: continued or new
-  std::string_view tracestate;  // passed on with it (in trace_in), or empty
+  std::string_view tracestate;  // passed on with it (in extra), or empty
   std::string head;             // serialised response head
   hedge::race_workspace race;   // reused by this connection's requests, one at a time
   session_clock timeout;        // shared with the sweep
@@ -545,7 +545,7 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
   if (!head_clock_running) {
     s.timeout.arm(cfg.header_timeout);
   }
-  request_head parser{s.target, s.request_id, &s.trace_in};
+  request_head parser{s.target, s.request_id, &s.extra};
   auto read_ec = feed(parser, s.buffer);
   if (read_ec == http::error::need_more) {
     read_ec = co_await read_rest_of_head(s, parser);
@@ -636,12 +636,11 @@ reply server::impl::check_request(session& s, const request_head& parser, error_
   reply out;
   // Every request belongs to a trace, for the log and the upstream: its
   // client's, or a new one. A malformed traceparent never fails a request.
-  const auto t =
-      read_ec ? trace::request_trace{trace::start_trace()}
-              : trace::continue_or_start(s.trace_in.traceparent, s.trace_in.traceparent_count,
-                                         s.trace_in.tracestate);
+  const auto t = read_ec ? trace::request_trace{trace::start_trace()}
+                         : trace::continue_or_start(s.extra.traceparent, s.extra.traceparent_count,
+                                                    s.extra.tracestate);
   s.trace = t.ctx;
-  s.tracestate = t.keep_tracestate ? std::string_view{s.trace_in.tracestate} : std::string_view{};
+  s.tracestate = t.keep_tracestate ? std::string_view{s.extra.tracestate} : std::string_view{};
   if (read_ec) {
     generate_request_id(s.request_id);
     out.drain_body = true;
@@ -701,7 +700,8 @@ reply server::impl::check_request(session& s, const request_head& parser, error_
     out.query = query;
     out.race = true;
   } else {
-    out.resp = service_response(out.r, !shutting_down.load(), m, cfg.metrics_cache);
+    out.resp =
+        service_response(out.r, !shutting_down.load(), m, cfg.metrics_cache, s.extra.if_none_match);
   }
   return out;
 }
