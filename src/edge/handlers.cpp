@@ -56,6 +56,11 @@ std::string etag_of(std::string_view body) {
 
 // The documents in route order (route::openapi .. route::swagger_css),
 // their tags computed once.
+static_assert(static_cast<int>(route::docs) == static_cast<int>(route::openapi) + 1 &&
+                  static_cast<int>(route::docs_script) == static_cast<int>(route::openapi) + 2 &&
+                  static_cast<int>(route::swagger_js) == static_cast<int>(route::openapi) + 3 &&
+                  static_cast<int>(route::swagger_css) == static_cast<int>(route::openapi) + 4,
+              "document_of() indexes the documents by route");
 const document& document_of(route r) {
   static const std::array<document, 5> documents = [] {
     std::array<document, 5> d{{
