@@ -179,7 +179,7 @@ void print(const options& o, results& r) {
 
 net::awaitable<void> one(upstream::client& c, time_point due, results* r, std::string id) {
   stop_signal never;  // the load generator waits for every answer
-  auto res = co_await c.fetch(never, id);
+  auto res = co_await c.fetch(never, {id, nullptr, {}});
   if (r != nullptr) {
     r->record(res, clock::now() - due, id);
   }

@@ -154,7 +154,7 @@ constexpr std::array<std::string_view, 7> log_levels = {"trace", "debug",    "in
 
 // The table every part of the command line is derived from: parsing, the
 // environment twins and the usage text. Keep it in the README's order.
-const std::array<option, 24> options = {{
+const std::array<option, 25> options = {{
     {"--host", "SMART_HOST", "ADDR", "0.0.0.0",
      "address to listen on (a host name: its first address, resolved at start)",
      [](config& c, std::string_view v) { return set_listen_host(c.host, v); }},
@@ -202,6 +202,18 @@ const std::array<option, 24> options = {{
     {"--log-file", "SMART_LOG_FILE", "PATH", "api.log", "rotating log file (empty: console only)",
      [](config& c, std::string_view v) -> std::string {
        c.log_file = v;
+       return {};
+     }},
+    {"--log-format", "SMART_LOG_FORMAT", "text|json", "text",
+     "log lines as text, or as JSON objects one a line (for log collectors)",
+     [](config& c, std::string_view v) -> std::string {
+       if (v == "text") {
+         c.log_json = false;
+       } else if (v == "json") {
+         c.log_json = true;
+       } else {
+         return "must be text or json";
+       }
        return {};
      }},
     {"--header-timeout-ms", "SMART_HEADER_TIMEOUT_MS", "MS", "10000",
@@ -402,6 +414,7 @@ std::string describe(const config& cfg) {
       << " upstream_max_connections=" << cfg.upstream_max_connections
       << " log_level=" << cfg.log_level
       << " log_file=" << (cfg.log_file.empty() ? "(console only)" : cfg.log_file)
+      << " log_format=" << (cfg.log_json ? "json" : "text")
       << " header_timeout_ms=" << cfg.header_timeout.count()
       << " keepalive_timeout_ms=" << cfg.keepalive_timeout.count()
       << " max_connections=" << cfg.max_connections

@@ -81,8 +81,8 @@ struct service::impl {
              cfg,
              stats,
              stats,
-             [this](int /*attempt*/, std::string_view request_id, stop_signal& stop) {
-               return upstream.fetch(stop, request_id);
+             [this](int /*attempt*/, upstream::request_tags tags, stop_signal& stop) {
+               return upstream.fetch(stop, tags);
              },
              tuning,
              cfg.metrics_host.empty() ? edge::listener_role::all : edge::listener_role::api},

@@ -48,6 +48,9 @@ struct config {
   std::string upstream_ca_file;  // extra trusted CA bundle (PEM); the system store stays on
   upstream_http upstream_version = upstream_http::automatic;
   bool access_log = true;
+  // Log lines as JSON objects, one a line (for log collectors), instead of
+  // text (--log-format json).
+  bool log_json = false;
   // After the last event, keep polling this long before sleeping (0: never
   // poll). Trades CPU for latency where waking a sleeping core is slow.
   std::chrono::microseconds busy_poll{0};

@@ -10,6 +10,8 @@ std::string_view reason_phrase(unsigned status) {
   switch (status) {
     case 200:
       return "OK";
+    case 304:
+      return "Not Modified";
     case 400:
       return "Bad Request";
     case 404:
@@ -99,10 +101,12 @@ void serialize_head(const response& r, const head_options& options, std::string&
   out += reason_phrase(r.status);
   out += "\r\nServer: smart-api\r\nDate: ";
   out += http_date();
-  out += "\r\nContent-Type: ";
-  out += r.content_type;
-  out += "\r\nContent-Length: ";
-  append_number(out, r.payload().size());
+  if (r.status != 304) {
+    out += "\r\nContent-Type: ";
+    out += r.content_type;
+    out += "\r\nContent-Length: ";
+    append_number(out, r.payload().size());
+  }
   if (!options.request_id.empty()) {
     out += "\r\nX-Request-Id: ";
     out += options.request_id;
@@ -115,7 +119,19 @@ void serialize_head(const response& r, const head_options& options, std::string&
     out += "\r\nRetry-After: ";
     append_number(out, r.retry_after);
   }
-  if (r.status != 200 || r.content_type == json_type) {
+  if (!r.etag.empty()) {
+    out += "\r\nETag: ";
+    out += r.etag;
+    out += "\r\nX-Content-Type-Options: nosniff";
+  }
+  if (!r.content_security_policy.empty()) {
+    out += "\r\nContent-Security-Policy: ";
+    out += r.content_security_policy;
+  }
+  if (!r.cache_control.empty()) {
+    out += "\r\nCache-Control: ";
+    out += r.cache_control;
+  } else if (r.status != 200 || r.content_type == json_type) {
     out += "\r\nCache-Control: no-store";
   }
   if (!options.keep_alive) {

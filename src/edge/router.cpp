@@ -9,7 +9,7 @@ struct entry {
   route r;
 };
 
-constexpr std::array<entry, 9> table = {{
+constexpr std::array<entry, 12> table = {{
     {"/api/smart", route::smart},
     {"/api/first", route::first},
     {"/api/all", route::all},
@@ -19,6 +19,9 @@ constexpr std::array<entry, 9> table = {{
     {"/metrics", route::metrics},
     {"/openapi.json", route::openapi},
     {"/", route::docs},
+    {"/swagger-ui/init.js", route::docs_script},
+    {"/swagger-ui/swagger-ui-bundle.js", route::swagger_js},
+    {"/swagger-ui/swagger-ui.css", route::swagger_css},
 }};
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "smart/edge/server.hpp"
 
 #include "smart/config.hpp"
+#include "smart/edge/access_log.hpp"
 #include "smart/edge/handlers.hpp"
 #include "smart/edge/request_head.hpp"
 #include "smart/edge/request_id.hpp"
@@ -10,6 +11,7 @@
 #include "smart/io/http_feed.hpp"
 #include "smart/io/tracked_read.hpp"
 #include "smart/net.hpp"
+#include "smart/trace/context.hpp"
 
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -167,11 +169,14 @@ struct session : std::enable_shared_from_this<session> {
 
   tcp::socket socket;
   beast::flat_buffer buffer;
-  std::string target;          // request-target of the current request
-  std::string request_id;      // X-Request-Id as received, then as answered
-  std::string head;            // serialised response head
-  hedge::race_workspace race;  // reused by this connection's requests, one at a time
-  session_clock timeout;       // shared with the sweep
+  std::string target;           // request-target of the current request
+  std::string request_id;       // X-Request-Id as received, then as answered
+  extra_fields extra;           // trace context and If-None-Match, as received
+  trace::context trace;         // the request's trace: continued or new
+  std::string_view tracestate;  // passed on with it (in extra), or empty
+  std::string head;             // serialised response head
+  hedge::race_workspace race;   // reused by this connection's requests, one at a time
+  session_clock timeout;        // shared with the sweep
   net::cancellation_signal interrupter;
   bool recheck = false;  // the sweep interrupted the idle wait to look again
   // Waiting for the next request on a connection that has already been
@@ -251,6 +256,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         race_stats{rs},
         attempt{std::move(fn)},
         tuning{t},
+        access{c.log_json},
         strand{net::make_strand(context)},
         sweep_timer{strand} {}
 
@@ -293,6 +299,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   hedge::race_stats& race_stats;
   hedge::attempt_fn attempt;
   hedge::hedge_tuning& tuning;
+  access_log access;
 
   net::strand<net::io_context::executor_type> strand;  // acceptors and sweep
   std::list<tcp::acceptor> acceptors;                  // one per address listened on
@@ -538,7 +545,7 @@ net::awaitable<bool> server::impl::serve_one(session& s) {
   if (!head_clock_running) {
     s.timeout.arm(cfg.header_timeout);
   }
-  request_head parser{s.target, s.request_id};
+  request_head parser{s.target, s.request_id, &s.extra};
   auto read_ec = feed(parser, s.buffer);
   if (read_ec == http::error::need_more) {
     read_ec = co_await read_rest_of_head(s, parser);
@@ -627,6 +634,13 @@ net::awaitable<error_code> server::impl::read_rest_of_head(session& s, request_h
 // and the answer itself unless a race must decide it (out.race). No I/O.
 reply server::impl::check_request(session& s, const request_head& parser, error_code read_ec) {
   reply out;
+  // Every request belongs to a trace, for the log and the upstream: its
+  // client's, or a new one. A malformed traceparent never fails a request.
+  const auto t = read_ec ? trace::request_trace{trace::start_trace()}
+                         : trace::continue_or_start(s.extra.traceparent, s.extra.traceparent_count,
+                                                    s.extra.tracestate);
+  s.trace = t.ctx;
+  s.tracestate = t.keep_tracestate ? std::string_view{s.extra.tracestate} : std::string_view{};
   if (read_ec) {
     generate_request_id(s.request_id);
     out.drain_body = true;
@@ -686,7 +700,8 @@ reply server::impl::check_request(session& s, const request_head& parser, error_
     out.query = query;
     out.race = true;
   } else {
-    out.resp = service_response(out.r, !shutting_down.load(), m, cfg.metrics_cache);
+    out.resp =
+        service_response(out.r, !shutting_down.load(), m, cfg.metrics_cache, s.extra.if_none_match);
   }
   return out;
 }
@@ -710,7 +725,7 @@ net::awaitable<void> server::impl::answer_api(session& s, time_point start, repl
     if (policy.hedge_attempts > 0) {
       policy.hedge_delay = tuning.delay(start);  // the configured delay, unless adaptive
     }
-    s.race.set_request_id(s.request_id);
+    s.race.set_request(s.request_id, &s.trace, s.tracestate);
     // The watch takes its share of the session only when it starts: most
     // races end before it does.
     const hedge::client_watch watch{[ses = &s] { return watch_client(ses->shared_from_this()); },
@@ -756,10 +771,9 @@ void server::impl::send_now(session& s, reply& out, duration elapsed) {
 // Logs the reply; returns whether the connection goes on.
 bool server::impl::finish_reply(session& s, const reply& out, duration elapsed) {
   if (cfg.access_log) {
-    spdlog::info("{} \"{} {}\" {} {:.3f}ms attempts={} winner={}", s.request_id, out.method,
-                 path_of(out.r), out.resp.status,
-                 std::chrono::duration<double, std::milli>(elapsed).count(), out.attempts,
-                 out.winner);
+    access.write({s.request_id, &s.trace.trace, out.method, path_of(out.r), out.resp.status,
+                  std::chrono::duration<double, std::milli>(elapsed).count(), out.attempts,
+                  out.winner});
   }
   return !out.write_ec && !out.client_gone && out.keep_alive;
 }

@@ -33,8 +33,9 @@ using metrics_detail::read_process_stats;
 
 // Every status the service answers with has its own series; anything else
 // would be a bug, counted under "other" rather than lost.
-// 499 is nginx's "client closed request": the client left before the answer.
-constexpr std::array<unsigned, 12> known_codes = {200, 400, 404, 405, 413, 414,
+// 304: a document the client has already (If-None-Match). 499 is nginx's
+// "client closed request": the client left before the answer.
+constexpr std::array<unsigned, 13> known_codes = {200, 304, 400, 404, 405, 413, 414,
                                                   431, 499, 500, 502, 503, 504};
 constexpr std::size_t other_code = known_codes.size();
 

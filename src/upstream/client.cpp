@@ -10,12 +10,14 @@
 #include "connection.hpp"
 #include "http1.hpp"
 #include "http2.hpp"
+#include "request_fields.hpp"
 #include "resolver.hpp"
 
 #include "smart/upstream/pool.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -60,13 +62,13 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 
   ~impl() { sessions.close_all(); }
 
-  net::awaitable<attempt_result> fetch(stop_signal& stop, std::string_view request_id);
+  net::awaitable<attempt_result> fetch(stop_signal& stop, request_tags tags);
   // Runs the attempt on a lease from the pool (a connection to reuse, or
   // null: the right to open one), which it ends.
   // `opener`: this attempt counts in `opening` (see join_opening) until its
   // new connection is known to speak HTTP/2 or not.
   net::awaitable<attempt_result> on_lease(std::unique_ptr<connection> conn, stop_signal& stop,
-                                          std::string_view request_id, bool opener,
+                                          const request_fields& fields, bool opener,
                                           bool& unprocessed);
   // Turns a new connection that speaks HTTP/2 into a session, which holds
   // the connection's slot in the pool until it ends.
@@ -124,7 +126,16 @@ net::awaitable<void> client::impl::refresh_names() {
   }
 }
 
-net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::string_view request_id) {
+net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, request_tags tags) {
+  // The attempt is a span of the request's trace: one span id, whichever
+  // connections it goes through.
+  std::array<char, trace::traceparent_size> traceparent{};
+  request_fields fields{tags.request_id, {}, {}};
+  if (tags.trace != nullptr) {
+    traceparent = trace::format_traceparent(trace::child_of(*tags.trace));
+    fields.traceparent = {traceparent.data(), traceparent.size()};
+    fields.tracestate = tags.tracestate;
+  }
   for (int moved = 0;;) {
     bool unprocessed = false;
     attempt_result r;
@@ -132,7 +143,7 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
     // makes acquire() return at once, to look again.)
     const auto seen = may_speak_http2 ? std::optional{connections.epoch()} : std::nullopt;
     if (auto session = may_speak_http2 ? sessions.reserve() : nullptr) {
-      r = co_await session->exchange(request_id, stop, unprocessed);
+      r = co_await session->exchange(fields, stop, unprocessed);
     } else {
       // While a connection that may speak HTTP/2 is being opened, wait for
       // it; otherwise this attempt may be the one that opens it.
@@ -148,7 +159,7 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
         opener = true;
         if (auto added = sessions.reserve()) {
           opening_done();  // one was added since the first look
-          r = co_await added->exchange(request_id, stop, unprocessed);
+          r = co_await added->exchange(fields, stop, unprocessed);
           if (!unprocessed || ++moved > max_unprocessed || stop.stop_requested()) {
             co_return r;
           }
@@ -172,7 +183,7 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
         opening_done();  // a pooled HTTP/1.1 connection: nothing is opened
         opener = false;
       }
-      r = co_await on_lease(std::move(*lease), stop, request_id, opener, unprocessed);
+      r = co_await on_lease(std::move(*lease), stop, fields, opener, unprocessed);
     }
     if (!unprocessed || ++moved > max_unprocessed || stop.stop_requested()) {
       co_return r;
@@ -184,7 +195,7 @@ net::awaitable<attempt_result> client::impl::fetch(stop_signal& stop, std::strin
 
 net::awaitable<attempt_result> client::impl::on_lease(std::unique_ptr<connection> conn,
                                                       stop_signal& stop,
-                                                      std::string_view request_id, bool opener,
+                                                      const request_fields& fields, bool opener,
                                                       bool& unprocessed) {
   bool opening_counted = opener;
   for (bool replaced = false;; replaced = true) {
@@ -217,7 +228,7 @@ net::awaitable<attempt_result> client::impl::on_lease(std::unique_ptr<connection
         }
       }
       if ((r.ok() || !fresh) && !conn->http2) {
-        r = co_await http1.run(*conn, request_id, stop, end);
+        r = co_await http1.run(*conn, fields, stop, end);
       }
     }
     if (stop.stop_requested()) {
@@ -229,14 +240,23 @@ net::awaitable<attempt_result> client::impl::on_lease(std::unique_ptr<connection
     }
     if (conn->http2 && r.ok()) {
       auto session = adopt(std::move(conn));
+      const bool reserved = session->reserve();  // this attempt's stream first
       if (opening_counted) {
-        opening_done();  // the waiters find streams on it
+        // The waiters look once the server's SETTINGS say how many streams
+        // it takes: before that, streams beyond its limit would queue on
+        // this connection instead of opening another.
+        session->when_ready([weak = weak_from_this()] {
+          if (auto self = weak.lock()) {
+            self->opening_done();
+            self->connections.nudge(true);
+          }
+        });
       }
-      if (!session->reserve()) {
+      if (!reserved) {
         unprocessed = true;  // closed already; another connection takes it
         co_return failure(outcome::reset, net::error::shut_down);
       }
-      co_return co_await session->exchange(request_id, stop, unprocessed);
+      co_return co_await session->exchange(fields, stop, unprocessed);
     }
     if (!fresh && !replaced && end.silent && r.result == outcome::reset &&
         clock::now() - sent <= stale_window(*conn)) {
@@ -353,8 +373,8 @@ bool client::resolved() const {
   return eps && !eps->empty();
 }
 
-net::awaitable<attempt_result> client::fetch(stop_signal& stop, std::string_view request_id) {
-  return impl_->fetch(stop, request_id);
+net::awaitable<attempt_result> client::fetch(stop_signal& stop, request_tags tags) {
+  return impl_->fetch(stop, tags);
 }
 
 std::size_t client::idle_connections() const {

@@ -23,6 +23,7 @@ constexpr int max_interim_responses = 8;
 // Bytes a single read may take: requests and answers are small, and every
 // connection keeps a buffer of this size for as long as it lives.
 constexpr std::size_t read_chunk = 1024;
+constexpr std::string_view crlf = "\r\n";
 
 // One read of a response. On plain TCP, `recv_now` is set for the first read
 // (which skips the empty recv() that would follow the request) and after a
@@ -123,33 +124,42 @@ http1_exchange::http1_exchange(const url& target, std::size_t body_limit)
   request_ = "GET " + target.target + " HTTP/1.1\r\nHost: " + target.host_header() +
              "\r\nUser-Agent: smart-api/" + std::string{build_info::version()} +
              "\r\nAccept: application/json\r\nConnection: keep-alive\r\n";
-  request_with_id_ = request_ + "X-Request-Id: ";
-  request_ += "\r\n";
 }
 
-net::awaitable<attempt_result> http1_exchange::run(connection& c, std::string_view request_id,
+net::awaitable<attempt_result> http1_exchange::run(connection& c, const request_fields& fields,
                                                    stop_signal& stop, ending& end) const {
   // (No co_await inside a conditional expression: g++ 12 miscompiles it.)
   if (!c.tls) {
-    co_return co_await run_on(*c.plain, c, request_id, stop, end);
+    co_return co_await run_on(*c.plain, c, fields, stop, end);
   }
-  auto r = co_await run_on(*c.tls, c, request_id, stop, end);
+  auto r = co_await run_on(*c.tls, c, fields, stop, end);
   end.reusable = end.reusable && !c.tls_has_unread();
   co_return r;
 }
 
 template <typename Stream>
 net::awaitable<attempt_result> http1_exchange::run_on(Stream& stream, connection& c,
-                                                      std::string_view request_id,
+                                                      const request_fields& fields,
                                                       stop_signal& stop, ending& end) const {
   end = {};
-  // The fixed request with the id's header field, if any, spliced in before
-  // the final empty line: three buffers, one system call.
-  const std::array<net::const_buffer, 3> bytes =
-      request_id.empty()
-          ? std::array<net::const_buffer, 3>{net::buffer(request_), {}, {}}
-          : std::array<net::const_buffer, 3>{net::buffer(request_with_id_), net::buffer(request_id),
-                                             net::buffer(end_of_head)};
+  // The fixed request with the attempt's fields spliced in before the final
+  // empty line: one buffer sequence, one system call. Fields left out are
+  // empty buffers.
+  using request_bytes = std::array<net::const_buffer, 11>;
+  request_bytes bytes{};
+  std::size_t used = 0;
+  bytes[used++] = net::buffer(request_);
+  const auto add = [&](std::string_view name, std::string_view value) {
+    if (!value.empty()) {
+      bytes[used++] = net::buffer(name);
+      bytes[used++] = net::buffer(value);
+      bytes[used++] = net::buffer(crlf);
+    }
+  };
+  add("X-Request-Id: ", fields.request_id);
+  add("traceparent: ", fields.traceparent);
+  add("tracestate: ", fields.tracestate);
+  bytes[used++] = net::buffer(crlf);
   const auto total = net::buffer_size(bytes);
   error_code write_ec;
   std::size_t written = 0;
@@ -157,7 +167,7 @@ net::awaitable<attempt_result> http1_exchange::run_on(Stream& stream, connection
     written = write_now(stream, bytes, write_ec);  // usually all of it
   }
   if (!write_ec && written < total) {
-    beast::buffers_suffix<std::array<net::const_buffer, 3>> rest{bytes};
+    beast::buffers_suffix<request_bytes> rest{bytes};
     rest.consume(written);
     std::tie(write_ec, std::ignore) = co_await net::async_write(stream, rest, use_tuple);
   }

@@ -3,6 +3,7 @@
 // response in, classified. Internal to the upstream layer.
 
 #include "connection.hpp"
+#include "request_fields.hpp"
 
 #include "smart/stop.hpp"
 #include "smart/upstream/url.hpp"
@@ -27,22 +28,21 @@ class http1_exchange {
     bool silent = false;
   };
 
-  // Sends the request (with `request_id` as X-Request-Id unless empty) and
-  // reads the response. A stop request yields outcome::cancelled; the caller
-  // closes the connection to end a step in progress.
-  net::awaitable<attempt_result> run(connection& c, std::string_view request_id, stop_signal& stop,
+  // Sends the request (with the attempt's `fields`) and reads the response.
+  // A stop request yields outcome::cancelled; the caller closes the
+  // connection to end a step in progress.
+  net::awaitable<attempt_result> run(connection& c, const request_fields& fields, stop_signal& stop,
                                      ending& end) const;
 
  private:
   template <typename Stream>
-  net::awaitable<attempt_result> run_on(Stream& stream, connection& c, std::string_view request_id,
+  net::awaitable<attempt_result> run_on(Stream& stream, connection& c, const request_fields& fields,
                                         stop_signal& stop, ending& end) const;
 
-  // The request bytes, identical for every attempt: whole without an id;
-  // with one, up to the id's value, which end_of_head follows.
-  static constexpr std::string_view end_of_head = "\r\n\r\n";
+  // The request bytes that are the same for every attempt: the request line
+  // and the fixed header fields, each line ended. The attempt's own fields
+  // and the empty line follow.
   std::string request_;
-  std::string request_with_id_;
   std::size_t body_limit_;
 };
 

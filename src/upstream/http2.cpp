@@ -68,8 +68,11 @@ http2_request::http2_request(const url& target, std::size_t limit, std::chrono::
 struct http2_session::call {
   explicit call(const net::any_io_executor& ex) : done{ex, time_point::max()} {}
 
-  net::steady_timer done;              // on the attempt's executor; cancelled to wake it
-  std::string request_id;              // a copy: the submission may run after the attempt ends
+  net::steady_timer done;  // on the attempt's executor; cancelled to wake it
+  // Copies of the attempt's fields: the submission may run after the attempt ends.
+  std::string request_id;
+  std::string traceparent;
+  std::string tracestate;
   std::atomic<bool> abandoned{false};  // the attempt was stopped
   // On the strand until `done` is woken:
   attempt_result result;
@@ -103,6 +106,8 @@ struct http2_session::engine {
   client_stats& stats;
   std::function<void()> on_freed;
   http2_session::end_fn on_end;
+  std::function<void()> on_ready;
+  bool settings_received = false;
   nghttp2_session* h2 = nullptr;
   std::unordered_map<std::int32_t, std::shared_ptr<call>> streams;
   std::array<std::uint8_t, read_chunk> in{};
@@ -212,6 +217,12 @@ struct http2_callbacks {
         self->max_streams_.store(
             static_cast<int>(std::min<std::uint32_t>(max, std::numeric_limits<int>::max())),
             std::memory_order_relaxed);
+        if ((frame->hd.flags & NGHTTP2_FLAG_ACK) == 0 && !e.settings_received) {
+          e.settings_received = true;
+          if (auto ready = std::move(e.on_ready)) {
+            ready();
+          }
+        }
         break;
       }
       case NGHTTP2_GOAWAY:
@@ -295,12 +306,14 @@ bool http2_session::reserve() {
   }
 }
 
-net::awaitable<attempt_result> http2_session::exchange(std::string_view request_id,
+net::awaitable<attempt_result> http2_session::exchange(const request_fields& fields,
                                                        stop_signal& stop, bool& retry) {
   retry = false;
   const auto executor = co_await net::this_coro::executor;
   auto c = std::make_shared<call>(executor);
-  c->request_id = request_id;
+  c->request_id = fields.request_id;
+  c->traceparent = fields.traceparent;
+  c->tracestate = fields.tracestate;
   auto self = shared_from_this();
   net::post(engine_->strand, [self, c] { self->submit(c); });
   {
@@ -323,6 +336,17 @@ net::awaitable<attempt_result> http2_session::exchange(std::string_view request_
   co_return std::move(c->result);
 }
 
+void http2_session::when_ready(std::function<void()> ready) {
+  net::dispatch(engine_->strand, [self = shared_from_this(), ready = std::move(ready)]() mutable {
+    auto& e = *self->engine_;
+    if (e.settings_received || e.closed) {
+      ready();
+    } else {
+      e.on_ready = std::move(ready);
+    }
+  });
+}
+
 void http2_session::close() {
   net::dispatch(engine_->strand, [self = shared_from_this()] { self->end(net::error::shut_down); });
 }
@@ -342,7 +366,7 @@ void http2_session::submit(const std::shared_ptr<call>& c) {
     finish(c);
     return;
   }
-  std::array<nghttp2_nv, 7> nva{};
+  std::array<nghttp2_nv, 9> nva{};
   std::size_t n = 0;
   nva[n++] = header(":method", "GET");
   nva[n++] = header(":scheme", e.request.scheme);
@@ -352,6 +376,12 @@ void http2_session::submit(const std::shared_ptr<call>& c) {
   nva[n++] = header("accept", "application/json");
   if (!c->request_id.empty()) {
     nva[n++] = header("x-request-id", c->request_id);
+  }
+  if (!c->traceparent.empty()) {
+    nva[n++] = header("traceparent", c->traceparent);
+  }
+  if (!c->tracestate.empty()) {
+    nva[n++] = header("tracestate", c->tracestate);
   }
   const auto id = nghttp2_submit_request(e.h2, nullptr, nva.data(), n, nullptr, nullptr);
   if (id < 0) {
@@ -522,6 +552,9 @@ void http2_session::end(error_code why) {
     finish(c);
   }
   e.on_freed = nullptr;
+  if (auto ready = std::move(e.on_ready)) {
+    ready();
+  }
   if (auto done = std::move(e.on_end)) {
     done(*this);
   }

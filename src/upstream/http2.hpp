@@ -5,6 +5,7 @@
 // to the upstream layer.
 
 #include "connection.hpp"
+#include "request_fields.hpp"
 
 #include "smart/stop.hpp"
 #include "smart/upstream/stats.hpp"
@@ -53,13 +54,19 @@ class http2_session : public std::enable_shared_from_this<http2_session> {
   // SETTINGS_MAX_CONCURRENT_STREAMS are in use. Any thread.
   bool reserve();
 
-  // One exchange on a reserved stream, from the attempt's executor. `retry`
+  // One exchange on a reserved stream, with the attempt's `fields` (copied:
+  // the submission runs on the session's strand), from the attempt's executor. `retry`
   // is set when the server did not process the request (REFUSED_STREAM, or
   // beyond a GOAWAY's last stream, or never sent): it may go to another
   // connection. A stop request resets the stream (RST_STREAM CANCEL) and
   // yields outcome::cancelled at once; the connection stays in use.
-  net::awaitable<attempt_result> exchange(std::string_view request_id, stop_signal& stop,
+  net::awaitable<attempt_result> exchange(const request_fields& fields, stop_signal& stop,
                                           bool& retry);
+
+  // Runs `ready` (on the strand) once the server's first SETTINGS have
+  // arrived, so that its stream limit is known, or the session has ended;
+  // at once if that has happened already. Any thread.
+  void when_ready(std::function<void()> ready);
 
   // Ends the session: every stream on it fails at once. Any thread.
   void close();

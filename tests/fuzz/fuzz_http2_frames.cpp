@@ -79,7 +79,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         ioc,
         [&, i]() -> net::awaitable<void> {
           bool retry = false;
-          const auto r = co_await session->exchange("fuzz", stop[i], retry);
+          const upstream::request_fields fields{
+              "fuzz", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "k=v"};
+          const auto r = co_await session->exchange(fields, stop[i], retry);
           if (r.result == upstream::outcome::success && r.body.empty()) {
             std::abort();  // a success carries its body
           }

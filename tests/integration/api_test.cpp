@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <utility>
+#include <vector>
 
 namespace smart::testing {
 namespace {
@@ -42,12 +44,58 @@ TEST_F(Api, OpenApiDocumentDescribesEveryEndpoint) {
   }
 }
 
-TEST_F(Api, DocsPageIsHtml) {
+TEST_F(Api, DocsPageIsSwaggerUiServedByTheServiceItself) {
   const auto r = call("/");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("content-type"), "text/html; charset=utf-8");
   EXPECT_NE(r.body.find("<html"), std::string::npos);
-  EXPECT_NE(r.body.find("openapi.json"), std::string::npos);
+  // No inline script, and nothing from elsewhere.
+  EXPECT_EQ(r.body.find("<script>"), std::string::npos);
+  EXPECT_EQ(r.body.find("//"), std::string::npos);
+  EXPECT_EQ(r.header("content-security-policy").find("script-src 'self';"),
+            r.header("content-security-policy").find("script-src"))
+      << r.header("content-security-policy");
+  EXPECT_NE(r.header("content-security-policy").find("default-src 'none'"), std::string::npos);
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"/swagger-ui/init.js", "text/javascript; charset=utf-8"},
+      {"/swagger-ui/swagger-ui-bundle.js", "text/javascript; charset=utf-8"},
+      {"/swagger-ui/swagger-ui.css", "text/css; charset=utf-8"}};
+  for (const auto& [path, type] : files) {
+    EXPECT_NE(r.body.find("\"" + path.substr(1) + "\""), std::string::npos) << path;
+    const auto file = call(path);
+    EXPECT_EQ(file.status, 200) << path;
+    EXPECT_EQ(file.header("content-type"), type) << path;
+    EXPECT_EQ(file.header("x-content-type-options"), "nosniff") << path;
+  }
+  EXPECT_NE(call("/swagger-ui/init.js").body.find("url: \"openapi.json\""), std::string::npos);
+  EXPECT_GT(call("/swagger-ui/swagger-ui-bundle.js").body.size(), 500'000U);
+}
+
+TEST_F(Api, DocumentsCarryAnETagAndAre304WhenTheClientHasThem) {
+  for (const char* path : {"/", "/openapi.json", "/swagger-ui/init.js",
+                           "/swagger-ui/swagger-ui-bundle.js", "/swagger-ui/swagger-ui.css"}) {
+    const auto first = call(path);
+    const auto etag = first.header("etag");
+    EXPECT_TRUE(std::regex_match(etag, std::regex{R"("[0-9a-f]{16}")"})) << path << ": " << etag;
+    EXPECT_EQ(first.header("cache-control"), "no-cache") << path;
+    EXPECT_EQ(call(path).header("etag"), etag) << path;  // stable
+
+    const auto again = call(path, "If-None-Match: " + etag + "\r\n");
+    EXPECT_EQ(again.status, 304) << path;
+    EXPECT_EQ(again.body, "") << path;
+    EXPECT_EQ(again.header("etag"), etag) << path;
+    EXPECT_EQ(again.header("content-length"), "") << path;
+    // A list, a weak tag and "*" match too (RFC 9110 §13.1.2).
+    EXPECT_EQ(call(path, "If-None-Match: \"x\", W/" + etag + "\r\n").status, 304) << path;
+    EXPECT_EQ(call(path, "If-None-Match: *\r\n").status, 304) << path;
+    // Another version is sent whole.
+    const auto other = call(path, "If-None-Match: \"0000000000000000\"\r\n");
+    EXPECT_EQ(other.status, 200) << path;
+    EXPECT_EQ(other.body, first.body) << path;
+  }
+  // Documents differ, and so do their tags.
+  EXPECT_NE(call("/").header("etag"), call("/openapi.json").header("etag"));
+  EXPECT_EQ(service.metric("smart_http_requests_total", {{"route", "/"}, {"code", "304"}}), 3);
 }
 
 TEST_F(Api, MetricsAreServedInTheTextFormat) {

@@ -21,6 +21,9 @@ namespace smart::hedge {
 namespace {
 
 using namespace std::chrono_literals;
+
+// The trace of the scripted races' request.
+const trace::context script_trace = trace::start_trace();
 using ms = std::chrono::milliseconds;
 using testing::counting_stats;
 using testing::simulated_clock;
@@ -61,15 +64,20 @@ struct scripted {
   std::vector<step> steps;
   std::vector<event> log;
   std::vector<std::string> ids;  // the request id each attempt was given, in start order
+  // The trace and tracestate each attempt was given ("" and none when none).
+  std::vector<std::optional<trace::context>> traces;
+  std::vector<std::string> tracestates;
   time_point t0 = simulated_clock::now();
 
   ms now() const { return std::chrono::duration_cast<ms>(simulated_clock::now() - t0); }
 
   attempt_fn fn() {
-    return [this](int n, std::string_view request_id,
+    return [this](int n, upstream::request_tags tags,
                   stop_signal& stop) -> net::awaitable<upstream::attempt_result> {
       log.push_back({n, "start", now()});
-      ids.emplace_back(request_id);
+      ids.emplace_back(tags.request_id);
+      traces.push_back(tags.trace != nullptr ? std::optional{*tags.trace} : std::nullopt);
+      tracestates.emplace_back(tags.tracestate);
       const auto& s = steps.at(static_cast<std::size_t>(n - 1));
       sim_timer timer{co_await net::this_coro::executor, s.delay};
       // Honour a stop request at any time, like the upstream client.
@@ -115,7 +123,7 @@ run_result run(scripted& script, policy p, ms timeout, counting_stats& m,
   std::optional<race_result> result;
   script.t0 = simulated_clock::now();
   sim_workspace ws{ioc.get_executor()};
-  ws.set_request_id("req-1");
+  ws.set_request("req-1", &script_trace, "k=v");
   net::co_spawn(
       ioc, run_race(ws, p, script.t0, script.t0 + timeout, fn, m, watch),
       net::bind_cancellation_slot(client.slot(), [&](const std::exception_ptr& e, race_result r) {
@@ -148,7 +156,10 @@ TEST(Race, HedgesAtTheDelayAndCancelsTheLosersWhenAttemptOneWins) {
   EXPECT_EQ(r.race.winner, 1);
   EXPECT_EQ(r.race.body, R"({"time": 600})");
   EXPECT_EQ(r.race.attempts_started, 3);
+  // Every attempt works for the same request, with its id and trace.
   EXPECT_EQ(s.ids, (std::vector<std::string>{"req-1", "req-1", "req-1"}));
+  EXPECT_EQ(s.traces, (std::vector<std::optional<trace::context>>(3, script_trace)));
+  EXPECT_EQ(s.tracestates, (std::vector<std::string>(3, "k=v")));
   EXPECT_EQ(s.when(1, "start"), 0ms);
   EXPECT_EQ(s.when(2, "start"), 300ms);
   EXPECT_EQ(s.when(3, "start"), 300ms);

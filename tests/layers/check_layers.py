@@ -32,6 +32,8 @@ PLACES = [
     ("include/smart/hedge/tuning.hpp", "smart_policy"),
     ("src/hedge/timeline.cpp", "smart_policy"),
     ("src/hedge/tuning.cpp", "smart_policy"),
+    ("include/smart/trace/", "smart_trace"),
+    ("src/trace/", "smart_trace"),
     ("include/smart/io/", "smart_io"),
     ("src/io/", "smart_io"),
     ("include/smart/upstream/", "smart_upstream"),

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 namespace smart::testing {
 
@@ -95,6 +96,7 @@ struct fake_upstream::impl {
   reply fallback_reply;
   std::string greeting;
   std::string last_head;
+  std::vector<std::string> heads;
   std::atomic<int> requests{0};
   std::atomic<int> connections{0};
   std::atomic<int> closed_by_client{0};
@@ -108,6 +110,7 @@ struct fake_upstream::impl {
 
   reply next(std::string head) {
     std::lock_guard lock{mu};
+    heads.push_back(head);
     last_head = std::move(head);
     ++requests;
     changed.notify_all();
@@ -358,6 +361,11 @@ int fake_upstream::tails_sent() const {
 std::string fake_upstream::last_request_head() const {
   std::lock_guard lock{impl_->mu};
   return impl_->last_head;
+}
+
+std::vector<std::string> fake_upstream::request_heads() const {
+  std::lock_guard lock{impl_->mu};
+  return impl_->heads;
 }
 
 bool fake_upstream::wait_until(const std::function<bool()>& pred,

@@ -83,6 +83,7 @@ class fake_upstream {
   [[nodiscard]] int open_connections() const;  // accepted and not closed yet
   [[nodiscard]] int tails_sent() const;        // `trailing` bytes sent after a delay
   [[nodiscard]] std::string last_request_head() const;
+  [[nodiscard]] std::vector<std::string> request_heads() const;  // every one, in arrival order
 
   // Waits until pred() holds (re-checked on every event), up to timeout.
   bool wait_until(const std::function<bool()>& pred,

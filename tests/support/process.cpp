@@ -61,7 +61,9 @@ std::string child_process::wait_for_line(const std::string& needle,
                               end - (begin == std::string::npos ? 0 : begin + 1));
       }
     }
-    searched = output_.size();
+    // A line found without its end yet is searched again from where it was
+    // found, once more has arrived.
+    searched = found != std::string::npos ? found + needle.size() : output_.size();
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         until - std::chrono::steady_clock::now());
     if (left.count() <= 0) {

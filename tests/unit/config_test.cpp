@@ -55,6 +55,7 @@ TEST(Config, EveryOptionHasAFlagAndAnEnvironmentTwin) {
       {"--upstream-max-connections", "SMART_UPSTREAM_MAX_CONNECTIONS", "8"},
       {"--log-level", "SMART_LOG_LEVEL", "debug"},
       {"--log-file", "SMART_LOG_FILE", "/tmp/x.log"},
+      {"--log-format", "SMART_LOG_FORMAT", "json"},
       {"--header-timeout-ms", "SMART_HEADER_TIMEOUT_MS", "2000"},
       {"--keepalive-timeout-ms", "SMART_KEEPALIVE_TIMEOUT_MS", "3000"},
       {"--max-connections", "SMART_MAX_CONNECTIONS", "100"},
@@ -99,6 +100,12 @@ TEST(Config, BusyPollingIsOffByDefault) {
   EXPECT_EQ(fixture{}.parse({"--busy-poll-us=250"}).cfg.busy_poll.count(), 250);
 }
 
+TEST(Config, LogsAreTextUnlessJsonIsAskedFor) {
+  EXPECT_FALSE(fixture{}.parse({}).cfg.log_json);
+  EXPECT_FALSE(fixture{}.parse({"--log-format=text"}).cfg.log_json);
+  EXPECT_TRUE(fixture{}.parse({"--log-format=json"}).cfg.log_json);
+}
+
 TEST(Config, EmptyLogFileMeansConsoleOnly) {
   EXPECT_EQ(fixture{}.parse({"--log-file="}).cfg.log_file, "");
 }
@@ -120,6 +127,8 @@ TEST(Config, InvalidValuesNameTheOption) {
            {{"--hedge-percentile", "100"}, "--hedge-percentile"},
            {{"--upstream-max-connections", "0"}, "--upstream-max-connections"},
            {{"--log-level", "loud"}, "--log-level"},
+           {{"--log-format", "JSON"}, "--log-format"},
+           {{"--log-format", ""}, "--log-format"},
            {{"--upstream-url", "ftp://x"}, "--upstream-url"},
            {{"--upstream-url", "http://"}, "--upstream-url"},
            {{"--access-log", "maybe"}, "--access-log"},

@@ -36,6 +36,33 @@ TEST(Response, ConnectionHeaderWhenClosingOrForHttp10) {
   EXPECT_NE(head.find("\r\nConnection: keep-alive\r\n"), std::string::npos);
 }
 
+TEST(Response, DocumentsAreRevalidatedByTheirETag) {
+  const auto page = document_response(route::docs, "");
+  EXPECT_EQ(page.status, 200U);
+  EXPECT_FALSE(page.payload().empty());
+  std::string head;
+  serialize_head(page, {"x", true, false}, head);
+  EXPECT_NE(head.find("\r\nETag: " + std::string{page.etag} + "\r\n"), std::string::npos);
+  EXPECT_NE(head.find("\r\nCache-Control: no-cache\r\n"), std::string::npos);
+  EXPECT_NE(head.find("\r\nContent-Security-Policy: default-src 'none'; script-src 'self';"),
+            std::string::npos);
+  EXPECT_EQ(head.find("no-store"), std::string::npos);
+
+  const auto not_modified = document_response(route::docs, page.etag);
+  EXPECT_EQ(not_modified.status, 304U);
+  EXPECT_TRUE(not_modified.payload().empty());
+  serialize_head(not_modified, {"x", true, false}, head);
+  EXPECT_EQ(head.rfind("HTTP/1.1 304 Not Modified\r\n", 0), 0U);
+  EXPECT_NE(head.find("\r\nETag: " + std::string{page.etag} + "\r\n"), std::string::npos);
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos);  // its 200 has another length
+  EXPECT_EQ(head.find("\r\nContent-Type:"), std::string::npos);
+
+  // JSON is not cached unless it is a document.
+  EXPECT_EQ(document_response(route::openapi, "").content_type, json_type);
+  EXPECT_EQ(document_response(route::openapi, "").cache_control, "no-cache");
+  EXPECT_EQ(document_response(route::openapi, "W/" + std::string{page.etag}).status, 200U);
+}
+
 TEST(Response, ErrorsAreJsonWithCodeAndMessage) {
   const auto r = error_response(504, "timeout", "no \"answer\" in\n time");
   EXPECT_EQ(r.status, 504U);

@@ -37,9 +37,14 @@ response race_response(hedge::race_result& result, const api_plan& plan);
 response overloaded_response();
 
 // Responses of the non-API routes. /metrics serves a rendering at most
-// `metrics_cache` old (metrics::exposition()).
+// `metrics_cache` old (metrics::exposition()). The documents (is_document)
+// come with their ETag, and are 304 when `if_none_match` names it.
 response service_response(route r, bool ready, const edge_stats& stats,
-                          std::chrono::milliseconds metrics_cache);
+                          std::chrono::milliseconds metrics_cache,
+                          std::string_view if_none_match = {});
+
+// An embedded document (is_document(r)): 200 with its body, or 304.
+response document_response(route r, std::string_view if_none_match);
 
 response not_found_response();
 response method_not_allowed_response();

@@ -1,7 +1,8 @@
 #pragma once
 // A request-head reader for Beast's HTTP/1.1 parser that keeps only what the
-// routes use (method, target, version, X-Request-Id) and what the edge checks
-// (Host, Transfer-Encoding): no header map is built,
+// routes use (method, target, version, X-Request-Id, the trace context,
+// If-None-Match) and
+// what the edge checks (Host, Transfer-Encoding): no header map is built,
 // so reading a request allocates nothing once the strings have capacity.
 // Shared by the service's edge and the upstream simulator.
 
@@ -17,15 +18,35 @@ namespace smart::edge {
 // Request line and headers together; beyond it the edge answers 414 or 431.
 inline constexpr std::uint32_t request_header_limit = 8 * 1024;
 
+// Fields of a request that only the service's edge reads, as received: the
+// W3C Trace Context, and If-None-Match for the documents.
+struct extra_fields {
+  std::string traceparent;  // the first field's value
+  int traceparent_count = 0;
+  std::string tracestate;     // every field's value, joined with ',' (one list)
+  std::string if_none_match;  // likewise
+
+  void clear() {
+    traceparent.clear();
+    traceparent_count = 0;
+    tracestate.clear();
+    if_none_match.clear();
+  }
+};
+
 // Reads a request head, keeping only what the routes use: no header map is
-// built. The strings belong to the session and keep their capacity.
+// built. The strings belong to the session and keep their capacity. The
+// extra fields are kept when `extra` is given.
 class request_head final : public http::basic_parser<true> {
  public:
-  request_head(std::string& target, std::string& request_id)
-      : target_{target}, request_id_{request_id} {
+  request_head(std::string& target, std::string& request_id, extra_fields* extra = nullptr)
+      : target_{target}, request_id_{request_id}, extra_{extra} {
     header_limit(request_header_limit);
     target_.clear();
     request_id_.clear();
+    if (extra_ != nullptr) {
+      extra_->clear();
+    }
   }
 
   [[nodiscard]] http::verb method() const { return method_; }
@@ -75,6 +96,22 @@ class request_head final : public http::basic_parser<true> {
                        beast::iequals(codings.substr(first, last - first + 1), "chunked");
     } else if (request_id_.empty() && beast::iequals(name_string, "x-request-id")) {
       request_id_.assign(value.data(), value.size());
+    } else if (extra_ != nullptr && beast::iequals(name_string, "traceparent")) {
+      if (extra_->traceparent_count++ == 0) {
+        extra_->traceparent.assign(value.data(), value.size());
+      }
+    } else if (extra_ != nullptr && beast::iequals(name_string, "tracestate")) {
+      // Its fields form one list (RFC 9110 §5.3), which is what the limits
+      // apply to. Bounded by the head's size limit.
+      if (!extra_->tracestate.empty()) {
+        extra_->tracestate += ',';
+      }
+      extra_->tracestate.append(value.data(), value.size());
+    } else if (extra_ != nullptr && name == http::field::if_none_match) {
+      if (!extra_->if_none_match.empty()) {
+        extra_->if_none_match += ',';
+      }
+      extra_->if_none_match.append(value.data(), value.size());
     }
   }
   void on_header_impl(error_code& /*ec*/) override {}
@@ -93,6 +130,7 @@ class request_head final : public http::basic_parser<true> {
 
   std::string& target_;
   std::string& request_id_;
+  extra_fields* extra_;
   http::verb method_ = http::verb::unknown;
   std::string_view method_text_ = "OTHER";
   int version_ = 11;

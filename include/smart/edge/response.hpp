@@ -19,6 +19,12 @@ struct response {
   std::shared_ptr<const std::string> shared_body;  // a body shared with other responses
   std::string_view allow;                          // 405: the Allow header
   unsigned retry_after = 0;                        // 503: Retry-After seconds when non-zero
+  // Embedded documents: their ETag (quoted), caching rule and, for the page,
+  // its Content-Security-Policy. A response with an ETag is also sent with
+  // X-Content-Type-Options: nosniff.
+  std::string_view etag;
+  std::string_view cache_control;  // replaces the default (no-store for JSON and errors)
+  std::string_view content_security_policy;
 
   [[nodiscard]] std::string_view payload() const {
     if (shared_body) {
@@ -41,7 +47,9 @@ struct head_options {
 };
 
 // Replaces `out` with the status line and headers (ending with the empty
-// line). The body is written separately, and not at all for HEAD.
+// line). The body is written separately, and not at all for HEAD. A 304 has
+// neither Content-Type nor Content-Length (it has no body, and its 200
+// would have another length).
 void serialize_head(const response& r, const head_options& options, std::string& out);
 
 // Appends `text` to `out` as the contents of a JSON string (no quotes).

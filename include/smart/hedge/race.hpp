@@ -7,6 +7,7 @@
 #include "smart/hedge/timeline.hpp"
 #include "smart/stop.hpp"
 #include "smart/upstream/outcome.hpp"
+#include "smart/upstream/request_tags.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -36,13 +37,13 @@ class race_stats {
   race_stats& operator=(const race_stats&) = default;
 };
 
-// Starts attempt number n (1-based) of the request with id `request_id` and
-// yields its result. The id stays valid while the attempt runs. A stop request
-// on `stop` (made on the race's executor, which outlives the attempt) must end
-// the attempt promptly, at any step: upstream::client::fetch closes its
-// connection.
+// Starts attempt number n (1-based) of the request that `tags` describe (its
+// id and trace, which stay valid while the attempt runs) and yields its
+// result. A stop request on `stop` (made on the race's executor, which
+// outlives the attempt) must end the attempt promptly, at any step:
+// upstream::client::fetch closes its connection.
 using attempt_fn = std::function<boost::asio::awaitable<upstream::attempt_result>(
-    int n, std::string_view request_id, stop_signal& stop)>;
+    int n, upstream::request_tags tags, stop_signal& stop)>;
 
 // Attempts are numbered 1..max_attempts.
 inline constexpr int max_attempts = 9;
@@ -86,9 +87,12 @@ class basic_race_workspace {
   // Whether attempts (or the watch) of the last race still run:
   // finish_race() has work.
   [[nodiscard]] bool busy() const;
-  // The id of the request that the next race answers, passed to each of its
-  // attempts (kept here, where it outlives them). Set before decide_race().
-  void set_request_id(std::string_view id);
+  // The id and trace of the request that the next race answers, passed to
+  // each of its attempts (kept here, where they outlive them): `trace` null
+  // for none, `tracestate` as trace::valid_tracestate() passed it. Set before
+  // decide_race().
+  void set_request(std::string_view id, const trace::context* trace = nullptr,
+                   std::string_view tracestate = {});
 
  private:
   std::shared_ptr<state> state_;

@@ -97,7 +97,14 @@ struct basic_race_workspace<Clock>::state {
   // Whether this race teaches the adaptive delay: only a hedged race's
   // attempt 1, which started alone, is a fair sample of the upstream.
   bool learn = false;
-  std::string request_id;  // of the request being answered
+  // The request being answered: its id and trace, for its attempts.
+  std::string request_id;
+  trace::context trace;
+  bool traced = false;
+  std::string tracestate;
+  [[nodiscard]] upstream::request_tags tags() const {
+    return {request_id, traced ? &trace : nullptr, tracestate};
+  }
   std::array<attempt_slot, max_attempts> slots;
   std::array<int, max_attempts> finished{};  // indices, in completion order
   int used = 0;                              // slots touched by the current race
@@ -114,8 +121,15 @@ template <typename Clock>
 basic_race_workspace<Clock>::~basic_race_workspace() = default;
 
 template <typename Clock>
-void basic_race_workspace<Clock>::set_request_id(std::string_view id) {
-  state_->request_id.assign(id);  // within the capacity of earlier ids, no allocation
+void basic_race_workspace<Clock>::set_request(std::string_view id, const trace::context* trace,
+                                              std::string_view tracestate) {
+  // Within the capacity of earlier requests' strings: no allocation.
+  state_->request_id.assign(id);
+  state_->traced = trace != nullptr;
+  if (trace != nullptr) {
+    state_->trace = *trace;
+  }
+  state_->tracestate.assign(tracestate);
 }
 
 template <typename Clock>
@@ -272,7 +286,7 @@ class driver {
     // The handler shares the state: should the request's side be torn down
     // early (an exception), a late completion still finds it.
     net::co_spawn(
-        ex_, attempt_(index + 1, st_.request_id, slot.stop),
+        ex_, attempt_(index + 1, st_.tags(), slot.stop),
         [shared = ws_.share(), index](const std::exception_ptr& error, upstream::attempt_result r) {
           if (error) {
             r = {};

@@ -7,6 +7,7 @@
 #include "smart/config.hpp"
 #include "smart/stop.hpp"
 #include "smart/upstream/outcome.hpp"
+#include "smart/upstream/request_tags.hpp"
 #include "smart/upstream/stats.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -54,10 +55,11 @@ class client {
   // running or about to start (waiting for a pooled connection, connect, TLS
   // handshake, write, read) ends at once, and the attempt yields
   // outcome::cancelled.
-  // `request_id`, when not empty, goes to the upstream as X-Request-Id, so
-  // that its logs can be joined with ours; it must be a valid id (see
-  // edge/request_id.hpp) and stay valid until the attempt ends.
-  boost::asio::awaitable<attempt_result> fetch(stop_signal& stop, std::string_view request_id = {});
+  // `tags` go to the upstream (X-Request-Id; a traceparent with a span id
+  // made for this attempt, under the request's trace; tracestate), so that
+  // its logs and traces join ours; what they point to stays valid until the
+  // attempt ends (request_tags.hpp).
+  boost::asio::awaitable<attempt_result> fetch(stop_signal& stop, request_tags tags = {});
 
   // Idle pooled connections right now (for tests and diagnostics).
   [[nodiscard]] std::size_t idle_connections() const;
