@@ -46,8 +46,8 @@ std::string usage() {
   std::string out =
       "Usage: upstream-sim [OPTION]...\n"
       "Simulates the work API at GET /api/work: answers {\"time\": MS} after MS\n"
-      "milliseconds, or fails as configured. GET /healthz answers 200; GET /stats\n"
-      "the simulator's counters as JSON.\n\n";
+      "milliseconds, or fails as configured. GET /healthz answers 200, GET /stats\n"
+      "the simulator's counters as JSON. HTTP/1.1 and HTTP/2, plain or TLS.\n\n";
   for (const auto& f : flags) {
     out += "  ";
     out += f.name;
