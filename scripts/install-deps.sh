@@ -14,6 +14,8 @@ packages=(
   build-essential cmake ccache git pkg-config ca-certificates
   libboost1.81-dev libssl-dev nlohmann-json3-dev libspdlog-dev prometheus-cpp-dev libgtest-dev
   libtcmalloc-minimal4 libnghttp2-dev
+  # independent HTTP/2 clients for the integration tests of upstream-sim
+  curl nghttp2-client
 )
 if [[ ${1:-} == --tools ]]; then
   # --no-install-recommends matters: docker-compose would otherwise pull in a
@@ -23,7 +25,7 @@ if [[ ${1:-} == --tools ]]; then
   packages+=(python3 prometheus docker-compose shellcheck chromium wrk nginx gnuplot-nox
              clang clang-format libclang-rt-14-dev libbenchmark-dev
              podman runc debootstrap golang-github-containernetworking-plugin-dnsname
-             nghttp2-server nghttp2-client)
+             nghttp2-server)
   # Node.js may come from elsewhere (a newer release); only install Debian's
   # when there is none.
   command -v node >/dev/null || packages+=(nodejs)

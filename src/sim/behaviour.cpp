@@ -178,6 +178,32 @@ std::optional<failure_mix> parse_mix(std::string_view text) {
   return mix;
 }
 
+answer answer_for(const plan& p, std::string_view fixed_body, std::uint64_t served) {
+  answer a;
+  switch (p.what) {
+    case action::ok:
+      if (!fixed_body.empty()) {
+        a.body = fixed_body;
+      } else {
+        a.body = R"({"time": )" + std::to_string(p.delay.count()) + '}';
+      }
+      break;
+    case action::server_error:
+      a = {500, "text/plain", "Internal Server Error"};
+      break;
+    case action::too_many:
+      a = {429, "text/plain", "Too many requests"};
+      break;
+    case action::invalid_json:
+      a.body = invalid_bodies[served % std::size(invalid_bodies)];
+      break;
+    case action::hang:
+    case action::reset:
+      break;
+  }
+  return a;
+}
+
 std::uint64_t id_key(std::string_view id, std::uint64_t k) {
   std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
   for (const char c : id) {

@@ -75,6 +75,21 @@ enum class plan_key : std::uint8_t {
 // FNV-1a hash of the id plus k times 2^64/phi, modulo 2^64.
 [[nodiscard]] std::uint64_t id_key(std::string_view id, std::uint64_t k);
 
+// What a plan that answers at all (not hang, not reset) sends.
+struct answer {
+  unsigned status = 200;
+  std::string_view content_type = "application/json";
+  std::string body;
+};
+// `fixed_body`, when not empty, replaces {"time": <ms>}; `served` picks one
+// of the invalid bodies in turn.
+[[nodiscard]] answer answer_for(const plan& p, std::string_view fixed_body, std::uint64_t served);
+
+// Bodies that are not a valid answer, in turn: broken JSON, a wrong type, a
+// negative time, not JSON at all.
+inline constexpr std::string_view invalid_bodies[] = {R"({"time": )", R"({"time": "fast"})",
+                                                      R"({"time": -5})", "<html>busy</html>"};
+
 class behaviour {
  public:
   behaviour(latency_model latency, failure_mix mix, std::uint64_t seed,

@@ -13,7 +13,7 @@ struct flag {
   std::string_view help;
 };
 
-constexpr std::array<flag, 8> flags = {{
+constexpr std::array<flag, 14> flags = {{
     {"--host", "SIM_HOST", "address to listen on [0.0.0.0]"},
     {"--port", "SIM_PORT", "TCP port, 0 for any free one [9000]"},
     {"--latency", "SIM_LATENCY",
@@ -28,13 +28,26 @@ constexpr std::array<flag, 8> flags = {{
      "                          requests carried that id [arrival]"},
     {"--threads", "SIM_THREADS", "I/O threads [1]"},
     {"--body", "SIM_BODY", "answer successes with this body instead of {\"time\": MS}"},
+    {"--tls-cert", "SIM_TLS_CERT", "PEM certificate chain: serve TLS (with --tls-key) [none]"},
+    {"--tls-key", "SIM_TLS_KEY", "PEM private key of --tls-cert [none]"},
+    {"--http2", "SIM_HTTP2",
+     "off | on | only: HTTP/2 by ALPN h2 over TLS and by the h2c\n"
+     "                          preface on plain connections, beside HTTP/1.1 [on]"},
+    {"--h2-max-streams", "SIM_H2_MAX_STREAMS", "SETTINGS_MAX_CONCURRENT_STREAMS [100]"},
+    {"--h2-goaway-after", "SIM_H2_GOAWAY_AFTER",
+     "GOAWAY after N streams on a connection; later\n"
+     "                          streams are refused, unprocessed (0: never) [0]"},
+    {"--h2-stall-window", "SIM_H2_STALL_WINDOW",
+     "off | BYTES: each /api/work body stalls after BYTES,\n"
+     "                          as if its flow-control window never reopened [off]"},
 }};
 
 std::string usage() {
   std::string out =
       "Usage: upstream-sim [OPTION]...\n"
       "Simulates the work API at GET /api/work: answers {\"time\": MS} after MS\n"
-      "milliseconds, or fails as configured. GET /healthz answers 200.\n\n";
+      "milliseconds, or fails as configured. GET /healthz answers 200, GET /stats\n"
+      "the simulator's counters as JSON. HTTP/1.1 and HTTP/2, plain or TLS.\n\n";
   for (const auto& f : flags) {
     out += "  ";
     out += f.name;
@@ -94,6 +107,42 @@ std::string apply(options& o, std::string_view name, std::string_view value) {
     o.threads = static_cast<int>(*v);
   } else if (name == "--body") {
     o.body = value;
+  } else if (name == "--tls-cert") {
+    o.wire.tls_cert = value;
+  } else if (name == "--tls-key") {
+    o.wire.tls_key = value;
+  } else if (name == "--http2") {
+    if (value == "off") {
+      o.wire.http2 = http2_mode::off;
+    } else if (value == "on") {
+      o.wire.http2 = http2_mode::on;
+    } else if (value == "only") {
+      o.wire.http2 = http2_mode::only;
+    } else {
+      return "expected off, on or only";
+    }
+  } else if (name == "--h2-max-streams") {
+    const auto v = parse_decimal(value, 1, 1'000'000);
+    if (!v) {
+      return "must be an integer from 1 to 1000000";
+    }
+    o.wire.h2_max_streams = static_cast<std::uint32_t>(*v);
+  } else if (name == "--h2-goaway-after") {
+    const auto v = parse_decimal(value, 0, 1'000'000'000);
+    if (!v) {
+      return "must be an integer from 0 to 1000000000";
+    }
+    o.wire.h2_goaway_after = static_cast<std::uint32_t>(*v);
+  } else if (name == "--h2-stall-window") {
+    if (value == "off") {
+      o.wire.h2_stall_window.reset();
+    } else {
+      const auto v = parse_decimal(value, 0, 1'000'000);
+      if (!v) {
+        return "expected off or an integer from 0 to 1000000";
+      }
+      o.wire.h2_stall_window = static_cast<std::uint32_t>(*v);
+    }
   } else {
     return "unknown option (see --help)";
   }
@@ -138,6 +187,10 @@ options_outcome parse_options(std::span<const std::string_view> args, const env_
     if (auto err = apply(out.opts, name, value); !err.empty()) {
       return fail(name, value, err);
     }
+  }
+  if (out.opts.wire.tls_cert.empty() != out.opts.wire.tls_key.empty()) {
+    out.what = options_outcome::action::error;
+    out.message = "--tls-cert and --tls-key go together";
   }
   return out;
 }

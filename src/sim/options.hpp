@@ -2,6 +2,7 @@
 // upstream-sim's command line: flags with SIM_* environment twins.
 
 #include "behaviour.hpp"
+#include "protocol.hpp"
 
 #include <cstdint>
 #include <span>
@@ -21,6 +22,7 @@ struct options {
   plan_key key = plan_key::arrival;
   int threads = 1;
   std::string body;  // successes answer this instead of {"time": <ms>} when set
+  protocol_options wire;
 };
 
 struct options_outcome {

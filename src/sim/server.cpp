@@ -1,12 +1,16 @@
 #include "server.hpp"
 
+#include "http2.hpp"
+
 #include "smart/edge/request_head.hpp"
 #include "smart/net.hpp"
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
 #include <charconv>
+#include <cstring>
 
 namespace smart::sim {
 
@@ -28,11 +32,6 @@ constexpr std::string_view healthy =
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
     R"({"status":"ok"})";
 
-// Bodies that are not a valid answer, in turn: broken JSON, a wrong type, a
-// negative time, not JSON at all.
-constexpr std::array<std::string_view, 4> invalid_bodies = {R"({"time": )", R"({"time": "fast"})",
-                                                            R"({"time": -5})", "<html>busy</html>"};
-
 void append_number(std::string& out, std::int64_t value) {
   std::array<char, 24> digits{};
   const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), value);
@@ -47,22 +46,89 @@ void json_response(std::string& out, std::string_view body) {
   out += body;
 }
 
+// What an HTTP/2 client sends first on a connection (RFC 9113 §3.4).
+constexpr std::string_view h2_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+// ALPN (RFC 7301): h2 when the client offers it and HTTP/2 is on, else
+// http/1.1 unless HTTP/2 is all there is. `arg` is the protocol options.
+int select_protocol(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen,
+                    const unsigned char* in, unsigned int inlen, void* arg) {
+  const auto mode = static_cast<const protocol_options*>(arg)->http2;
+  const unsigned char* http1 = nullptr;
+  for (unsigned i = 0; i < inlen;) {
+    const unsigned len = in[i];
+    const unsigned char* name = in + i + 1;
+    if (i + 1 + len > inlen) {
+      break;
+    }
+    const std::string_view proto{reinterpret_cast<const char*>(name), len};
+    if (proto == "h2" && mode != http2_mode::off) {
+      *out = name;
+      *outlen = static_cast<unsigned char>(len);
+      return SSL_TLSEXT_ERR_OK;
+    }
+    if (proto == "http/1.1" && http1 == nullptr) {
+      http1 = name;
+    }
+    i += 1 + len;
+  }
+  if (mode == http2_mode::only) {
+    return SSL_TLSEXT_ERR_ALERT_FATAL;  // no_application_protocol
+  }
+  if (http1 != nullptr) {
+    *out = http1;
+    *outlen = 8;
+    return SSL_TLSEXT_ERR_OK;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+// Counts a connection of kind `w` as open while it is served.
+class open_connection {
+ public:
+  open_connection(sim_stats& s, wire w) : stats_{s}, wire_{w} { stats_.opened(w); }
+  ~open_connection() { stats_.closed(wire_); }
+  open_connection(const open_connection&) = delete;
+  open_connection& operator=(const open_connection&) = delete;
+
+ private:
+  sim_stats& stats_;
+  wire wire_;
+};
+
 }  // namespace
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
-  impl(net::io_context& context, behaviour& b, std::string fixed_body)
-      : ioc{context}, plan{b}, strand{net::make_strand(context)}, acceptor{strand} {
+  impl(net::io_context& context, behaviour& b, std::string fixed_body, protocol_options wire)
+      : ioc{context},
+        shared{std::make_shared<site>(b, fixed_body, std::move(wire))},
+        plan{b},
+        strand{net::make_strand(context)},
+        acceptor{strand} {
     if (!fixed_body.empty()) {
       json_response(fixed_reply, fixed_body);
+    }
+    if (shared->wire.tls()) {
+      tls.emplace(ssl::context::tls_server);
+      tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      tls->use_certificate_chain_file(shared->wire.tls_cert);
+      tls->use_private_key_file(shared->wire.tls_key, ssl::context::pem);
+      SSL_CTX_set_alpn_select_cb(tls->native_handle(), select_protocol,
+                                 const_cast<protocol_options*>(&shared->wire));
     }
   }
 
   net::awaitable<void> accept_loop();
   net::awaitable<void> serve(tcp::socket socket);
+  template <class Stream>
+  net::awaitable<void> serve_http1(Stream& stream, beast::flat_buffer& buffer);
 
   net::io_context& ioc;
+  std::shared_ptr<site> shared;  // with the HTTP/2 connections
   behaviour& plan;
   std::string fixed_reply;  // the whole success response, when the body is fixed
+  std::optional<ssl::context> tls;
   net::strand<net::io_context::executor_type> strand;
   tcp::acceptor acceptor;
   std::uint16_t bound_port = 0;
@@ -86,7 +152,68 @@ net::awaitable<void> server::impl::accept_loop() {
 
 net::awaitable<void> server::impl::serve(tcp::socket socket) {
   auto self = shared_from_this();
+  auto& stats = shared->stats;
+  const auto mode = shared->wire.http2;
   beast::flat_buffer buffer{16 * 1024};
+
+  if (tls) {
+    ssl::stream<tcp::socket> stream{std::move(socket), *tls};
+    auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+    if (ec) {
+      count(stats.tls_handshake_failures);
+      co_return;
+    }
+    const unsigned char* proto = nullptr;
+    unsigned proto_len = 0;
+    SSL_get0_alpn_selected(stream.native_handle(), &proto, &proto_len);
+    if (proto_len == 2 && std::memcmp(proto, "h2", 2) == 0) {
+      const open_connection counted{stats, wire::h2};
+      co_await serve_http2(std::move(stream), shared);
+    } else if (mode == http2_mode::only) {
+      count(stats.refused_connections);  // no ALPN at all: h2 was not asked for
+    } else {
+      const open_connection counted{stats, wire::http1_tls};
+      co_await serve_http1(stream, buffer);
+    }
+    co_return;
+  }
+
+  // A plain connection speaks HTTP/2 (h2c) when it starts with the preface;
+  // an HTTP/1.1 request differs from it at the first byte.
+  bool h2c = false;
+  if (mode != http2_mode::off) {
+    for (;;) {
+      const std::string_view seen{static_cast<const char*>(buffer.data().data()), buffer.size()};
+      const auto n = std::min(seen.size(), h2_preface.size());
+      if (seen.substr(0, n) != h2_preface.substr(0, n)) {
+        break;
+      }
+      if (n == h2_preface.size()) {
+        h2c = true;
+        break;
+      }
+      auto [ec, got] = co_await socket.async_read_some(buffer.prepare(4096), use_tuple);
+      if (ec) {
+        co_return;
+      }
+      buffer.commit(got);
+    }
+  }
+  if (h2c) {
+    const open_connection counted{stats, wire::h2c};
+    std::string preread{static_cast<const char*>(buffer.data().data()), buffer.size()};
+    co_await serve_http2(std::move(socket), std::move(preread), shared);
+  } else if (mode == http2_mode::only) {
+    count(stats.refused_connections);
+  } else {
+    const open_connection counted{stats, wire::http1};
+    co_await serve_http1(socket, buffer);
+  }
+}
+
+template <class Stream>
+net::awaitable<void> server::impl::serve_http1(Stream& socket, beast::flat_buffer& buffer) {
+  auto self = shared_from_this();
   std::string target;
   std::string request_id;
   std::string out;
@@ -104,9 +231,13 @@ net::awaitable<void> server::impl::serve(tcp::socket socket) {
     bool keep_open = head.keep_alive();
     if (path == "/healthz") {
       reply = healthy;
+    } else if (path == "/stats") {
+      json_response(out, shared->stats.to_json());
+      reply = out;
     } else if (path != "/api/work") {
       reply = not_found;
     } else {
+      count(shared->stats.work_requests);
       const auto p = plan.next(request_id);
       if (p.delay.count() > 0) {
         work.expires_after(p.delay);
@@ -132,7 +263,7 @@ net::awaitable<void> server::impl::serve(tcp::socket socket) {
           reply = text_429;
           break;
         case action::invalid_json:
-          json_response(out, invalid_bodies[served % invalid_bodies.size()]);
+          json_response(out, invalid_bodies[served % std::size(invalid_bodies)]);
           reply = out;
           break;
         case action::hang: {
@@ -149,8 +280,9 @@ net::awaitable<void> server::impl::serve(tcp::socket socket) {
         }
         case action::reset: {
           error_code ignored;
-          socket.set_option(net::socket_base::linger{true, 0}, ignored);
-          socket.close(ignored);  // an abortive close sends RST
+          auto& tcp_socket = beast::get_lowest_layer(socket);
+          tcp_socket.set_option(net::socket_base::linger{true, 0}, ignored);
+          tcp_socket.close(ignored);  // an abortive close sends RST
           keep_open = false;
           break;
         }
@@ -168,11 +300,11 @@ net::awaitable<void> server::impl::serve(tcp::socket socket) {
     }
   }
   error_code ignored;
-  socket.close(ignored);
+  beast::get_lowest_layer(socket).close(ignored);
 }
 
-server::server(net::io_context& ioc, behaviour& plan, std::string body)
-    : impl_{std::make_shared<impl>(ioc, plan, std::move(body))} {}
+server::server(net::io_context& ioc, behaviour& plan, std::string body, protocol_options wire)
+    : impl_{std::make_shared<impl>(ioc, plan, std::move(body), std::move(wire))} {}
 
 server::~server() = default;
 
@@ -189,6 +321,10 @@ void server::start(const std::string& host, std::uint16_t port) {
 
 std::uint16_t server::port() const {
   return impl_->bound_port;
+}
+
+const sim_stats& server::stats() const {
+  return impl_->shared->stats;
 }
 
 }  // namespace smart::sim

@@ -2,6 +2,7 @@
 // The simulator's HTTP server (narrow header; Beast stays in server.cpp).
 
 #include "behaviour.hpp"
+#include "protocol.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -16,7 +17,9 @@ namespace smart::sim {
 class server {
  public:
   // `body`, when not empty, replaces {"time": <ms>} in successful answers.
-  server(boost::asio::io_context& ioc, behaviour& plan, std::string body = {});
+  // Throws std::system_error when the TLS files cannot be loaded.
+  server(boost::asio::io_context& ioc, behaviour& plan, std::string body = {},
+         protocol_options wire = {});
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -24,6 +27,8 @@ class server {
   // Binds and starts accepting; throws std::system_error on failure.
   void start(const std::string& host, std::uint16_t port);
   [[nodiscard]] std::uint16_t port() const;
+  // Also served as JSON at GET /stats.
+  [[nodiscard]] const sim_stats& stats() const;
 
  private:
   struct impl;

@@ -2,6 +2,7 @@
 
 #include "behaviour.hpp"
 #include "options.hpp"
+#include "protocol.hpp"
 
 #include <gtest/gtest.h>
 
@@ -152,6 +153,85 @@ TEST(SimOptions, PlanByFlagAndEnvironment) {
   const auto bad = parse({"--plan-by", "random"}, std::nullopt);
   EXPECT_EQ(bad.what, options_outcome::action::error);
   EXPECT_NE(bad.message.find("--plan-by"), std::string::npos) << bad.message;
+}
+
+TEST(SimOptions, WireFlagsAndTheirEnvironmentTwins) {
+  auto parse = [](std::vector<std::string_view> args, std::map<std::string, std::string> env = {}) {
+    return parse_options(args, [env](std::string_view name) -> std::optional<std::string> {
+      const auto it = env.find(std::string{name});
+      return it == env.end() ? std::nullopt : std::optional{it->second};
+    });
+  };
+  const auto defaults = parse({}).opts.wire;
+  EXPECT_FALSE(defaults.tls());
+  EXPECT_EQ(defaults.http2, http2_mode::on);
+  EXPECT_EQ(defaults.h2_max_streams, 100U);
+  EXPECT_EQ(defaults.h2_goaway_after, 0U);
+  EXPECT_FALSE(defaults.h2_stall_window);
+
+  const auto set =
+      parse({"--tls-cert", "c.pem", "--tls-key=k.pem", "--http2", "only", "--h2-max-streams", "3",
+             "--h2-goaway-after", "5", "--h2-stall-window", "0"})
+          .opts.wire;
+  EXPECT_TRUE(set.tls());
+  EXPECT_EQ(set.tls_key, "k.pem");
+  EXPECT_EQ(set.http2, http2_mode::only);
+  EXPECT_EQ(set.h2_max_streams, 3U);
+  EXPECT_EQ(set.h2_goaway_after, 5U);
+  EXPECT_EQ(set.h2_stall_window, 0U);
+
+  const auto env = parse({"--h2-stall-window", "off"}, {{"SIM_HTTP2", "off"},
+                                                        {"SIM_H2_MAX_STREAMS", "7"},
+                                                        {"SIM_H2_GOAWAY_AFTER", "2"},
+                                                        {"SIM_H2_STALL_WINDOW", "10"}})
+                       .opts.wire;
+  EXPECT_EQ(env.http2, http2_mode::off);
+  EXPECT_EQ(env.h2_max_streams, 7U);
+  EXPECT_EQ(env.h2_goaway_after, 2U);
+  EXPECT_FALSE(env.h2_stall_window);  // the flag wins
+
+  for (const auto& bad : std::vector<std::vector<std::string_view>>{
+           {"--http2", "yes"},
+           {"--h2-max-streams", "0"},
+           {"--h2-goaway-after", "-1"},
+           {"--h2-stall-window", "small"},
+           {"--tls-cert", "c.pem"},  // without its key
+       }) {
+    const auto out = parse(bad);
+    EXPECT_EQ(out.what, options_outcome::action::error) << bad[0];
+    EXPECT_NE(out.message.find(bad[0] == "--tls-cert" ? "--tls-key" : bad[0]), std::string::npos)
+        << out.message;
+  }
+}
+
+TEST(SimAnswer, EachPlanAnswersAsOnHttp1) {
+  plan p{action::ok, milliseconds{42}};
+  EXPECT_EQ(answer_for(p, "", 0).body, R"({"time": 42})");
+  EXPECT_EQ(answer_for(p, R"({"time": 1})", 0).body, R"({"time": 1})");
+  p.what = action::server_error;
+  EXPECT_EQ(answer_for(p, "", 0).status, 500U);
+  p.what = action::too_many;
+  EXPECT_EQ(answer_for(p, "", 0).status, 429U);
+  p.what = action::invalid_json;
+  EXPECT_EQ(answer_for(p, "", 0).status, 200U);
+  EXPECT_EQ(answer_for(p, "", 1).body, invalid_bodies[1]);
+  EXPECT_EQ(answer_for(p, "", 5).body, invalid_bodies[1]);
+}
+
+TEST(SimStats, RenderEveryCounterAsJson) {
+  sim_stats s;
+  s.opened(wire::h2c);
+  s.opened(wire::h2c);
+  s.closed(wire::h2c);
+  count(s.streams_cancelled);
+  s.open_streams(4);
+  s.open_streams(2);
+  const auto json = s.to_json();
+  EXPECT_NE(json.find(R"("h2c":{"opened":2,"open":1})"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("streams_cancelled":1)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("peak_open_streams":4)"), std::string::npos) << json;
+  EXPECT_EQ(json.front(), '{');
+  EXPECT_EQ(json.back(), '}');
 }
 
 }  // namespace
