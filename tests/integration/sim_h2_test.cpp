@@ -367,5 +367,41 @@ TEST_F(SimHttp2WithService, StreamsAGoawayLeftUnprocessedAreRetried) {
   EXPECT_GE(s["goaways_sent"], 1);
 }
 
+TEST_F(SimHttp2WithService, AStalledFlowControlWindowIsBoundedByTheDeadline) {
+  // Every body stops after 4 bytes and never goes on: only the deadline ends
+  // the attempts, whose streams are then reset on a connection that stays.
+  ASSERT_NE(start_sim({"--h2-stall-window", "4", "--latency", "fixed:10"}), 0);
+  const auto api_port = start_api({});
+  ASSERT_NE(api_port, 0);
+  const auto r = get(api_port, "/api/smart?timeout=800");
+  EXPECT_EQ(r.status, 504);
+  EXPECT_GE(millis(r.elapsed), 790ms);
+  EXPECT_LT(millis(r.elapsed), 1500ms);
+  json s;
+  EXPECT_TRUE(eventually([&] {
+    s = stats();
+    return s["streams_cancelled"] == 3;
+  })) << s.dump();
+  EXPECT_EQ(s["streams_stalled"], 3);
+  EXPECT_EQ(s["connections"]["h2c"]["opened"], 1);
+  EXPECT_EQ(s["connections"]["h2c"]["open"], 1);
+}
+
+TEST_F(SimHttp2WithService, AResetStreamFailsItsAttemptAtOnceAndTheHedgesStart) {
+  // Every stream is reset (RST_STREAM INTERNAL_ERROR): each attempt fails at
+  // once, so the hedges start at once, and the answer is a 502 long before
+  // the hedge delay, let alone the deadline.
+  ASSERT_NE(start_sim({"--failures", "reset=100", "--latency", "fixed:10"}), 0);
+  const auto api_port = start_api({});
+  ASSERT_NE(api_port, 0);
+  const auto r = get(api_port, "/api/smart?timeout=5000");
+  EXPECT_EQ(r.status, 502);
+  EXPECT_LT(millis(r.elapsed), 290ms);
+  const auto s = stats();
+  EXPECT_EQ(s["streams"], 3);
+  EXPECT_EQ(s["connections"]["h2c"]["opened"], 1);  // a reset stream is not a lost connection
+  EXPECT_EQ(s["connections"]["h2c"]["open"], 1);
+}
+
 }  // namespace
 }  // namespace smart::testing
