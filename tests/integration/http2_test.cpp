@@ -213,19 +213,22 @@ TEST(Http2, AGoawayDrainsTheConnectionAndNoAttemptFails) {
 TEST(Http2, StreamsBeyondTheServersLimitGoToAnotherConnection) {
   const auto ca = make_test_ca("h2");
   fake_upstream work;
-  work.fallback(reply::ok(1000, R"({"time": 15})"));
+  work.fallback(reply::ok(1500, R"({"time": 15})"));
   nginx_server upstream{{.tls = &ca.server, .proxy_to = work.port(), .max_concurrent_streams = 2}};
   auto cfg = test_config(upstream.url());
   cfg.upstream_ca_file = ca.ca_file;
   cfg.hedge_count = 0;
   running_service service{cfg};
   // The first request learns the server's SETTINGS.
-  ASSERT_EQ(get(service.port(), "/api/smart?timeout=3000").status, 200);
-  for (const auto& r : get_all(service.port(), "/api/smart?timeout=3000", 6)) {
+  ASSERT_EQ(get(service.port(), "/api/smart?timeout=5000").status, 200);
+  for (const auto& r : get_all(service.port(), "/api/smart?timeout=5000", 6)) {
     EXPECT_EQ(r.status, 200);
-    EXPECT_LT(millis(r.elapsed), 1800ms);  // none waited for another's stream
+    // One that waited for another's stream would take 3 s or more.
+    EXPECT_LT(millis(r.elapsed), 2900ms);
   }
-  EXPECT_GE(opened(service, "h2"), 3);
+  // (At least one more connection: six at once exceed one connection's two
+  // streams, whichever arrive together on a slow machine.)
+  EXPECT_GE(opened(service, "h2"), 2);
   EXPECT_EQ(failed_attempts(service), 0);
 }
 
