@@ -251,15 +251,7 @@ http {{
 }}
 """)
         p = self.procs.start(name, ["nginx", "-c", conf, "-p", self.work])
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("bench: nginx did not start")
-                time.sleep(0.05)
+        wait_tcp(port)
         return p, port
 
     # 1. throughput, side by side --------------------------------------------------
